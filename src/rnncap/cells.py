@@ -1,0 +1,153 @@
+"""The six recurrent cells of Collins et al. (2017), spec/paper.md §2.2.
+
+Every cell is written once, over *stacked* weights with a leading ensemble
+dimension E, so the same code trains one model (E = 1) or many HP trials at
+once. A cell is a pure step function
+
+    step(xp_t, h, W_h, extra) -> (new_state, layer_output)
+
+where ``xp_t`` is the already-computed input projection ``x_t W_x + b (+ b_fg)``
+of shape (E, B, G*n) (hoisted out of the time loop, see
+notes/training-speed.md §3) and ``W_h`` is (E, n, G*n).
+
+Block order inside the G*n columns is fixed per cell (``CellSpec.blocks``) and
+is what the per-block HP scales (spec §9 #10) refer to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+CELLS = ("rnn", "irnn", "ugrnn", "gru", "lstm", "plus")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Static facts about a cell that counting, init and HP spaces need."""
+
+    name: str
+    blocks: tuple[str, ...]  # gate/candidate blocks, in column order
+    gate_blocks: tuple[str, ...]  # blocks that receive the b_fg offset
+    state_vectors: int  # learned initial-state vectors per layer (LSTM: c0 and h0)
+    candidate_blocks: tuple[str, ...]  # blocks squashed by the tunable s (tanh/ReLU)
+    min_depth: int = 1
+
+    @property
+    def G(self) -> int:
+        return len(self.blocks)
+
+
+SPECS: dict[str, CellSpec] = {
+    "rnn": CellSpec("rnn", ("h",), (), 1, ("h",)),
+    "irnn": CellSpec("irnn", ("h",), (), 1, ("h",)),
+    "ugrnn": CellSpec("ugrnn", ("c", "g"), ("g",), 1, ("c",)),
+    "gru": CellSpec("gru", ("r", "u", "c"), ("u",), 1, ("c",)),
+    "lstm": CellSpec("lstm", ("i", "f", "c", "o"), ("f",), 2, ("c",)),
+    # +RNN: yin (ReLU, fixed), hin (tanh, fixed), depth gate gy, time gate gh.
+    "plus": CellSpec("plus", ("y", "hh", "gy", "gh"), ("gy", "gh"), 1, (), min_depth=2),
+}
+
+
+class CellError(ValueError):
+    """An unknown cell or an impossible cell configuration."""
+
+
+def spec(cell: str) -> CellSpec:
+    try:
+        return SPECS[cell]
+    except KeyError:
+        raise CellError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}") from None
+
+
+def check_depth(cell: str, depth: int) -> None:
+    s = spec(cell)
+    if depth < 1:
+        raise CellError(f"depth must be >= 1, got {depth}")
+    if depth < s.min_depth:
+        raise CellError(
+            f"cell {cell!r} needs depth >= {s.min_depth} (the paper excludes depth-1 +RNNs: "
+            "its depth gate only applies between layers of equal width)"
+        )
+
+
+Nonlin = Callable[[Tensor], Tensor]
+
+
+def make_nonlin(relu_mask: Tensor | None) -> Nonlin:
+    """s(.) per member: tanh, ReLU, or a per-member mix (mask shape (E, 1, 1)).
+
+    The mixed path costs one extra elementwise op; ensembles where every member
+    agrees get the plain function.
+    """
+    if relu_mask is None:
+        return torch.tanh
+    if bool(relu_mask.all()):
+        return torch.relu
+    if not bool(relu_mask.any()):
+        return torch.tanh
+    return lambda z: torch.where(relu_mask, torch.relu(z), torch.tanh(z))
+
+
+def _mm(h: Tensor, W: Tensor) -> Tensor:
+    return torch.bmm(h, W)
+
+
+def step_rnn(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
+    (h,) = state
+    h = s(xp + _mm(h, W_h))
+    return (h,), h
+
+
+def step_ugrnn(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
+    (h,) = state
+    z = xp + _mm(h, W_h)
+    c, g = z.chunk(2, dim=-1)
+    g = torch.sigmoid(g)
+    h = g * h + (1 - g) * s(c)
+    return (h,), h
+
+
+def step_gru(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
+    # Paper form (Cho et al.): the reset gate multiplies h *before* the matrix.
+    (h,) = state
+    n = h.shape[-1]
+    ru = torch.sigmoid(xp[..., : 2 * n] + _mm(h, W_h[..., : 2 * n]))
+    r, u = ru.chunk(2, dim=-1)
+    c = s(xp[..., 2 * n :] + _mm(r * h, W_h[..., 2 * n :]))
+    h = u * h + (1 - u) * c
+    return (h,), h
+
+
+def step_lstm(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
+    h, c = state
+    z = xp + _mm(h, W_h)
+    i, f, cin, o = z.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * s(cin)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return (h, c), h
+
+
+def step_plus(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin, x: Tensor):
+    """+RNN also needs the layer input x_t itself, for its depth gate."""
+    (h,) = state
+    z = xp + _mm(h, W_h)
+    y, hh, gy, gh = z.chunk(4, dim=-1)
+    gy = torch.sigmoid(gy)
+    gh = torch.sigmoid(gh)
+    y = gy * x + (1 - gy) * torch.relu(y)  # s1 = ReLU (paper: "in practice")
+    h = gh * h + (1 - gh) * torch.tanh(hh)  # s2 = tanh
+    return (h,), y
+
+
+STEPS = {
+    "rnn": step_rnn,
+    "irnn": step_rnn,
+    "ugrnn": step_ugrnn,
+    "gru": step_gru,
+    "lstm": step_lstm,
+    "plus": step_plus,
+}

@@ -1,0 +1,74 @@
+"""The `rnncap` command line: every pipeline step can be run by hand.
+
+Each stage module contributes its subcommands through a `register(subparsers)`
+function, so this file stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .cells import CELLS, CellError
+from .params import BudgetError, count_params, solve_width
+
+
+def _cmd_params(a: argparse.Namespace) -> int:
+    print(count_params(a.cell, a.width, a.depth, a.n_in, a.n_out))
+    return 0
+
+
+def _cmd_width(a: argparse.Namespace) -> int:
+    print(solve_width(a.cell, a.budget, a.depth, a.n_in, a.n_out))
+    return 0
+
+
+def _arch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cell", required=True, help=f"one of: {', '.join(CELLS)}")
+    p.add_argument("--depth", type=int, required=True, help="stacked layers (1, 2, 4, 8)")
+    p.add_argument("--n-in", type=int, required=True, help="input dimension")
+    p.add_argument("--n-out", type=int, required=True, help="readout dimension")
+
+
+def _register_core(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("params", help="count trainable parameters of a stack (spec §2.4)")
+    _arch_args(p)
+    p.add_argument("--width", type=int, required=True, help="units per layer")
+    p.set_defaults(func=_cmd_params)
+
+    p = sub.add_parser("width", help="largest width whose parameter count fits a budget")
+    _arch_args(p)
+    p.add_argument("--budget", type=int, required=True, help="maximum number of parameters")
+    p.set_defaults(func=_cmd_width)
+
+
+REGISTRARS = [_register_core]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnncap",
+        description="Capacity and trainability of RNNs (Collins et al., 2017): pipeline steps.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnncap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in REGISTRARS:
+        register(sub)
+    return parser
+
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (CellError, BudgetError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EXPECTED_ERRORS as e:  # a one-line reason, no traceback, non-zero exit
+        print(f"rnncap {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
