@@ -7,7 +7,9 @@ function, so this file stays a table of contents.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from . import __version__
 from .cells import CELLS, CellError
@@ -43,7 +45,55 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_width)
 
 
-REGISTRARS = [_register_core]
+def _cmd_data(a: argparse.Namespace) -> int:
+    from .tasks import get_task_class
+
+    get_task_class(a.task).make_data(a.seed, a.out, **json.loads(a.options))
+    return 0
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from .search import run
+
+    spec = json.loads(Path(a.spec[1:]).read_text()) if a.spec.startswith("@") else json.loads(a.spec)
+    run(spec, a.out, device=a.device or spec.get("device", "cpu"), threads=a.threads)
+    return 0
+
+
+def _cmd_aggregate(a: argparse.Namespace) -> int:
+    from . import io
+    from .aggregate import best_per_run, collect
+
+    trials = collect(a.runs)
+    io.write_parquet(a.out_trials, trials)
+    io.write_parquet(a.out_best, best_per_run(trials))
+    print(f"{len(trials)} trials from {len(a.runs)} runs")
+    return 0
+
+
+def _register_stages(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="write a task's fixed data for one task seed")
+    p.add_argument("--task", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--options", default="{}", help="task options as JSON")
+    p.add_argument("--out", required=True, help="data directory")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("train", help="run (or resume) one run directory: HP search, random draws or reruns")
+    p.add_argument("--spec", required=True, help="run spec as JSON, or @file.json (docs/contracts.md)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: the spec's device, else cpu)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: best for small models)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("aggregate", help="concatenate run directories into trials/best tables")
+    p.add_argument("--out-trials", required=True)
+    p.add_argument("--out-best", required=True)
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.set_defaults(func=_cmd_aggregate)
+
+
+REGISTRARS = [_register_core, _register_stages]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (CellError, BudgetError, FileNotFoundError)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (CellError, BudgetError, FileNotFoundError, KeyError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:

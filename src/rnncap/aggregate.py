@@ -1,0 +1,29 @@
+"""Concatenate run directories into the two tables every analysis reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .schema import RUN_KEYS
+from .search import best_trial
+
+
+def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
+    frames = []
+    for d in run_dirs:
+        p = Path(d) / "trials.parquet"
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: run directory has no trials.parquet (did its train job finish?)")
+        frames.append(pd.read_parquet(p))
+    if not frames:
+        raise ValueError("no run directories given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def best_per_run(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its best feasible trial (runs where every trial diverged are left out)."""
+    rows = [b for _, g in trials.groupby(list(RUN_KEYS), sort=True) if (b := best_trial(g)) is not None]
+    return pd.DataFrame(rows).reset_index(drop=True) if rows else trials.iloc[0:0].copy()

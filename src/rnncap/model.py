@@ -1,0 +1,129 @@
+"""A stack of recurrent layers plus a linear readout, for E independent members.
+
+All trainable scalars of all E members live in ONE parameter `flat` of shape
+(E, P), P = the exact count of spec §2.4; every weight is a view into it. So
+the optimizer, gradient clipping and checkpoints work on a single tensor, the
+same code trains one model (E = 1) or an ensemble, and the parameter count is
+the width of a tensor rather than a formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .cells import STEPS, check_depth, make_nonlin, spec
+from .params import layer_input_dims
+
+
+@dataclass(frozen=True)
+class Arch:
+    cell: str
+    width: int
+    depth: int
+    n_in: int
+    n_out: int
+    input_kind: str = "dense"  # "dense" float inputs | "index" summed one-hot indices
+
+    def __post_init__(self) -> None:
+        spec(self.cell)
+        check_depth(self.cell, self.depth)
+        if self.input_kind not in ("dense", "index"):
+            raise ValueError(f"input_kind must be 'dense' or 'index', got {self.input_kind!r}")
+
+
+def param_layout(arch: Arch) -> dict[str, tuple[int, ...]]:
+    """Name -> per-member shape of every trainable tensor, in storage order."""
+    s = spec(arch.cell)
+    n, Gn = arch.width, s.G * arch.width
+    shapes: dict[str, tuple[int, ...]] = {}
+    if arch.cell == "plus":
+        shapes["proj.W"] = (arch.n_in, n)
+        shapes["proj.b"] = (1, n)
+    for l, n_x in enumerate(layer_input_dims(arch.cell, n, arch.depth, arch.n_in)):
+        shapes[f"{l}.Wx"] = (n_x, Gn)
+        shapes[f"{l}.Wh"] = (n, Gn)
+        shapes[f"{l}.b"] = (1, Gn)
+        shapes[f"{l}.h0"] = (1, n)
+        if s.state_vectors == 2:
+            shapes[f"{l}.c0"] = (1, n)
+    shapes["out.W"] = (n, arch.n_out)
+    shapes["out.b"] = (1, arch.n_out)
+    return shapes
+
+
+class Ensemble(nn.Module):
+    """E members of one architecture; forward(x) -> readouts at the requested steps."""
+
+    def __init__(self, arch: Arch, members: int, device: str | torch.device = "cpu"):
+        super().__init__()
+        self.arch, self.E = arch, members
+        self.spec = spec(arch.cell)
+        self.layout: dict[str, tuple[int, tuple[int, ...]]] = {}
+        offset = 0
+        for name, shape in param_layout(arch).items():
+            self.layout[name] = (offset, shape)
+            offset += int(torch.Size(shape).numel())
+        self.n_params = offset
+        self.flat = nn.Parameter(torch.zeros(members, offset, device=device))
+        # Not trainable: b_fg offsets added inside the gate sigmoids (an HP), and
+        # which members use ReLU for s(.).
+        Gn = self.spec.G * arch.width
+        self.register_buffer("gate_offset", torch.zeros(arch.depth, members, 1, Gn, device=device))
+        self.register_buffer("relu", torch.zeros(members, 1, 1, dtype=torch.bool, device=device))
+
+    def p(self, name: str, flat: Tensor | None = None) -> Tensor:
+        """View of one parameter for all members: shape (E, *shape)."""
+        off, shape = self.layout[name]
+        f = self.flat if flat is None else flat
+        return f[:, off : off + int(torch.Size(shape).numel())].view(f.shape[0], *shape)
+
+    # -- forward -----------------------------------------------------------------
+    def _project(self, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+        """x W + b for all steps at once (hoisted out of the time loop)."""
+        E = self.E
+        if x.dtype == torch.long:  # summed one-hot indices: gather rows of W
+            T, B, K = x.shape[1:]
+            n_in, out = W.shape[1:]
+            Wpad = torch.cat([W, W.new_zeros(E, 1, out)], dim=1).reshape(E * (n_in + 1), out)
+            idx = torch.where(x < 0, n_in, x) + (torch.arange(E, device=x.device) * (n_in + 1)).view(E, 1, 1, 1)
+            y = F.embedding_bag(idx.reshape(-1, K), Wpad, mode="sum")
+            return y.view(E, T, B, out) + b.unsqueeze(1)
+        T, B, n_x = x.shape[1:]
+        return torch.baddbmm(b, x.reshape(E, T * B, n_x), W).view(E, T, B, -1)
+
+    def forward(self, x: Tensor, readout_steps: tuple[int, ...] | list[int]) -> Tensor:
+        """x: (E, T, B, n_in) float or (E, T, B, K) long -> (E, len(readout_steps), B, n_out)."""
+        arch, E = self.arch, self.E
+        B = x.shape[2]
+        if arch.cell == "plus":
+            x = self._project(x, self.p("proj.W"), self.p("proj.b"))
+        step = STEPS[arch.cell]
+        s_fn = make_nonlin(self.relu if arch.cell != "plus" else None)
+        if arch.cell == "irnn":
+            s_fn = torch.relu
+        want = set(readout_steps)
+        top = arch.depth - 1
+        for l in range(arch.depth):
+            xp = self._project(x, self.p(f"{l}.Wx"), self.p(f"{l}.b") + self.gate_offset[l])
+            W_h = self.p(f"{l}.Wh")
+            state = [self.p(f"{l}.h0").expand(E, B, arch.width)]
+            if self.spec.state_vectors == 2:
+                state.append(self.p(f"{l}.c0").expand(E, B, arch.width))
+            state = tuple(state)
+            xs = x.unbind(1) if arch.cell == "plus" else None
+            outs = []
+            for t, xp_t in enumerate(xp.unbind(1)):
+                if xs is not None:
+                    state, y = step(xp_t, state, W_h, s_fn, xs[t])
+                else:
+                    state, y = step(xp_t, state, W_h, s_fn)
+                if l < top or t in want:
+                    outs.append(y)
+            x = torch.stack(outs, 1)  # (E, T or R, B, n)
+        R = x.shape[1]
+        y = torch.baddbmm(self.p("out.b"), x.reshape(E, R * B, arch.width), self.p("out.W"))
+        return y.view(E, R, B, arch.n_out)

@@ -1,0 +1,27 @@
+"""Small builders shared by the tests."""
+
+import numpy as np
+import torch
+
+from rnncap.hparams import cell_space, optim_space
+from rnncap.hparams import init_member_
+from rnncap.model import Arch, Ensemble
+from rnncap.space import sample_all
+
+
+def random_hps(cell, n, seed=0, steps=50, **over):
+    rng = np.random.default_rng(seed)
+    dims = optim_space((steps, steps)) + cell_space(cell)
+    out = []
+    for _ in range(n):
+        hp = sample_all(dims, rng)
+        hp.update(over)
+        out.append(hp)
+    return out
+
+
+def build(arch, hps, seeds):
+    model = Ensemble(arch, len(hps))
+    for e, (hp, s) in enumerate(zip(hps, seeds)):
+        init_member_(model, e, hp, torch.Generator().manual_seed(s))
+    return model

@@ -1,0 +1,146 @@
+"""Each cell against an independent reference written from spec/paper.md §2.2."""
+
+import pytest
+import torch
+
+from rnncap.cells import CELLS, spec
+from rnncap.model import Arch
+
+from helpers import build, random_hps
+
+sig = torch.sigmoid
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """Compare in double precision; restore the default afterwards."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def blocks(model, l, e):
+    """Per-block (W^x, W^h, b + b_fg) of member e, layer l, keyed by block name."""
+    s, n = model.spec, model.arch.width
+    Wx, Wh = model.p(f"{l}.Wx")[e], model.p(f"{l}.Wh")[e]
+    b = model.p(f"{l}.b")[e][0] + model.gate_offset[l, e][0]
+    return {k: (Wx[:, i * n:(i + 1) * n], Wh[:, i * n:(i + 1) * n], b[i * n:(i + 1) * n])
+            for i, k in enumerate(s.blocks)}
+
+
+def reference(model, e, x):
+    """Single-model forward, one equation per line as in the paper; returns (T, B, n_out)."""
+    cell, arch = model.arch.cell, model.arch
+    s = torch.relu if bool(model.relu[e]) else torch.tanh
+    B = x.shape[1]
+    if cell == "plus":
+        x = x @ model.p("proj.W")[e] + model.p("proj.b")[e]
+    for l in range(arch.depth):
+        P = blocks(model, l, e)
+        lin = lambda k, h, xt: xt @ P[k][0] + h @ P[k][1] + P[k][2]  # noqa: E731
+        h = model.p(f"{l}.h0")[e].expand(B, -1)
+        c = model.p(f"{l}.c0")[e].expand(B, -1) if cell == "lstm" else None
+        ys = []
+        for xt in x:
+            if cell in ("rnn", "irnn"):
+                h = s(lin("h", h, xt)); y = h
+            elif cell == "ugrnn":
+                cc = s(lin("c", h, xt)); g = sig(lin("g", h, xt))
+                h = g * h + (1 - g) * cc; y = h
+            elif cell == "gru":
+                r = sig(lin("r", h, xt)); u = sig(lin("u", h, xt))
+                cc = s(xt @ P["c"][0] + (r * h) @ P["c"][1] + P["c"][2])
+                h = u * h + (1 - u) * cc; y = h
+            elif cell == "lstm":
+                i = sig(lin("i", h, xt)); f = sig(lin("f", h, xt)); cin = s(lin("c", h, xt))
+                c = f * c + i * cin
+                o = sig(lin("o", h, xt)); h = o * torch.tanh(c); y = h
+            elif cell == "plus":
+                yin = torch.relu(lin("y", h, xt)); hin = torch.tanh(lin("hh", h, xt))
+                gy = sig(lin("gy", h, xt)); gh = sig(lin("gh", h, xt))
+                y = gy * xt + (1 - gy) * yin
+                h = gh * h + (1 - gh) * hin
+            ys.append(y)
+        x = torch.stack(ys)
+    return x @ model.p("out.W")[e] + model.p("out.b")[e]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("depth", [1, 2])
+def test_cell_matches_reference(cell, depth):
+    if cell == "plus" and depth == 1:
+        pytest.skip("+RNN needs depth >= 2")
+    arch = Arch(cell, 5, depth, 3, 4)
+    hps = random_hps(cell, 3, seed=depth)
+    model = build(arch, hps, [1, 2, 3])
+    x = torch.randn(3, 6, 2, 3)  # (E, T, B, n_in)
+    out = model(x, range(6))
+    for e in range(3):
+        torch.testing.assert_close(out[e], reference(model, e, x[e]))
+
+
+def test_lstm_matches_torch_lstmcell():
+    arch = Arch("lstm", 6, 1, 4, 2)
+    hp = random_hps("lstm", 1, b_fg=0.0, nonlinearity="tanh")
+    model = build(arch, hp, [5])
+    with torch.no_grad():
+        model.p("0.h0")[0] = torch.randn(1, 6)
+        model.p("0.c0")[0] = torch.randn(1, 6)
+    ref = torch.nn.LSTMCell(4, 6)
+    with torch.no_grad():
+        ref.weight_ih.copy_(model.p("0.Wx")[0].T)  # gate order i, f, g(=c), o in both
+        ref.weight_hh.copy_(model.p("0.Wh")[0].T)
+        ref.bias_ih.copy_(model.p("0.b")[0][0])
+        ref.bias_hh.zero_()
+    x = torch.randn(1, 7, 3, 4)
+    h, c = model.p("0.h0")[0].expand(3, -1), model.p("0.c0")[0].expand(3, -1)
+    hs = []
+    for t in range(7):
+        h, c = ref(x[0, t], (h, c))
+        hs.append(h @ model.p("out.W")[0] + model.p("out.b")[0])
+    torch.testing.assert_close(model(x, range(7))[0], torch.stack(hs))
+
+
+def test_irnn_starts_as_identity_relu():
+    model = build(Arch("irnn", 4, 1, 2, 2), random_hps("irnn", 1), [0])
+    torch.testing.assert_close(model.p("0.Wh")[0], torch.eye(4))
+    assert float(model.p("0.b")[0].detach().abs().sum()) == 0.0
+    assert bool(model.relu[0])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_ensemble_equals_separate_models(cell):
+    """Outputs and gradients of E stacked members == those of E models trained alone."""
+    arch = Arch(cell, 4, 2, 3, 2)
+    hps = random_hps(cell, 3, seed=7)
+    ens = build(arch, hps, [10, 11, 12])
+    x = torch.randn(3, 5, 4, 3)
+    out = ens(x, [2, 4])
+    (out ** 2).sum().backward()
+    for e in range(3):
+        single = build(arch, [hps[e]], [10 + e])
+        torch.testing.assert_close(single.flat.data[0], ens.flat.data[e])
+        o = single(x[e:e + 1], [2, 4])
+        (o ** 2).sum().backward()
+        torch.testing.assert_close(o[0], out[e])
+        torch.testing.assert_close(single.flat.grad[0], ens.flat.grad[e])
+
+
+def test_index_inputs_equal_dense_one_hot():
+    arch = Arch("gru", 5, 1, 12, 3, input_kind="index")
+    hps = random_hps("gru", 2)
+    model = build(arch, hps, [1, 2])
+    idx = torch.randint(0, 12, (2, 4, 3, 2))
+    idx[0, 1, 0, 1] = -1  # "no input" slot
+    dense = torch.zeros(2, 4, 3, 12)
+    for k in range(2):
+        dense += torch.nn.functional.one_hot(idx[..., k].clamp(min=0), 12) * (idx[..., k] >= 0).unsqueeze(-1)
+    torch.testing.assert_close(model(idx, [3]), model(dense, [3]))
+
+
+def test_gate_offset_only_on_gate_blocks():
+    model = build(Arch("lstm", 3, 1, 2, 2), random_hps("lstm", 1, b_fg=2.5), [0])
+    off = model.gate_offset[0, 0, 0]
+    assert spec("lstm").blocks == ("i", "f", "c", "o")
+    assert off[3:6].eq(2.5).all() and off[:3].eq(0).all() and off[6:].eq(0).all()
