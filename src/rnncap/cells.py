@@ -77,21 +77,6 @@ def check_depth(cell: str, depth: int) -> None:
 Nonlin = Callable[[Tensor], Tensor]
 
 
-def make_nonlin(relu_mask: Tensor | None) -> Nonlin:
-    """s(.) per member: tanh, ReLU, or a per-member mix (mask shape (E, 1, 1)).
-
-    The mixed path costs one extra elementwise op; ensembles where every member
-    agrees get the plain function.
-    """
-    if relu_mask is None:
-        return torch.tanh
-    if bool(relu_mask.all()):
-        return torch.relu
-    if not bool(relu_mask.any()):
-        return torch.tanh
-    return lambda z: torch.where(relu_mask, torch.relu(z), torch.tanh(z))
-
-
 def _mm(h: Tensor, W: Tensor) -> Tensor:
     return torch.bmm(h, W)
 

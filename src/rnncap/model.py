@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import STEPS, check_depth, make_nonlin, spec
+from .cells import STEPS, check_depth, spec
 from .params import layer_input_dims
 
 
@@ -74,6 +74,26 @@ class Ensemble(nn.Module):
         Gn = self.spec.G * arch.width
         self.register_buffer("gate_offset", torch.zeros(arch.depth, members, 1, Gn, device=device))
         self.register_buffer("relu", torch.zeros(members, 1, 1, dtype=torch.bool, device=device))
+        self.refresh_nonlinearity()
+
+    def refresh_nonlinearity(self) -> None:
+        """Decide once (after init) whether s(.) is tanh, ReLU or a per-member mix.
+
+        Keeps forward free of device syncs; the mixed path costs one extra op.
+        """
+        if self.arch.cell == "irnn" or bool(self.relu.all()):
+            self._s_mode = "relu"
+        elif not bool(self.relu.any()):
+            self._s_mode = "tanh"
+        else:
+            self._s_mode = "mixed"
+
+    def _nonlin(self, z: Tensor) -> Tensor:
+        if self._s_mode == "tanh":
+            return torch.tanh(z)
+        if self._s_mode == "relu":
+            return torch.relu(z)
+        return torch.where(self.relu, torch.relu(z), torch.tanh(z))
 
     def p(self, name: str, flat: Tensor | None = None) -> Tensor:
         """View of one parameter for all members: shape (E, *shape)."""
@@ -96,15 +116,16 @@ class Ensemble(nn.Module):
         return torch.baddbmm(b, x.reshape(E, T * B, n_x), W).view(E, T, B, -1)
 
     def forward(self, x: Tensor, readout_steps: tuple[int, ...] | list[int]) -> Tensor:
-        """x: (E, T, B, n_in) float or (E, T, B, K) long -> (E, len(readout_steps), B, n_out)."""
+        """x: (E, T, B, n_in) float or (E, T, B, K) long -> (E, len(readout_steps), B, n_out).
+
+        readout_steps must be increasing.
+        """
         arch, E = self.arch, self.E
         B = x.shape[2]
         if arch.cell == "plus":
             x = self._project(x, self.p("proj.W"), self.p("proj.b"))
         step = STEPS[arch.cell]
-        s_fn = make_nonlin(self.relu if arch.cell != "plus" else None)
-        if arch.cell == "irnn":
-            s_fn = torch.relu
+        s_fn = self._nonlin
         want = set(readout_steps)
         top = arch.depth - 1
         for l in range(arch.depth):

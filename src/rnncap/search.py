@@ -109,6 +109,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
         eval_every=int(search.get("eval_every", 500)),
         checkpoint_every=int(search.get("checkpoint_every", 500)),
         eval_batch_size=int(search.get("eval_batch_size", 1024)),
+        compile=bool(search.get("compile", False)),
     )
     source = None
     if mode == "rerun":

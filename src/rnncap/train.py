@@ -30,6 +30,7 @@ class TrainSettings:
     eval_every: int = 500
     checkpoint_every: int = 500
     eval_batch_size: int = 1024
+    compile: bool = False  # torch.compile the training forward+backward (worth it past ~10^4 steps)
 
 
 def derive_seed(*parts: int) -> int:
@@ -87,6 +88,8 @@ def train_ensemble(
             st = ck["state"]
             log(f"{tag} resumed from step {st['t']}")
 
+    readout = tuple(task.readout_steps)
+    forward = torch.compile(model, dynamic=False) if settings.compile else model
     max_steps = int(steps.max())
     period_sum, period_n = z(), 0
     t0, t_period = time.perf_counter(), time.perf_counter()
@@ -94,7 +97,7 @@ def train_ensemble(
     while t < max_steps:
         active = st["alive"] & (t < steps)
         batch = task.train_batch(gens, task_hps, settings.batch_size)
-        loss = task.loss(model(batch.x, task.readout_steps), batch)
+        loss = task.loss(forward(batch.x, readout), batch)
         ld = loss.detach().double()
         finite = torch.isfinite(ld)
         st["alive"] = st["alive"] & (finite | ~active)

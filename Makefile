@@ -1,0 +1,25 @@
+# Two entry points (README): `make pipeline` and `make test`. Both install first.
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= all
+# make test SLURM=0 skips the real-SLURM cluster tests (CI always runs them: needs root + apt)
+SLURM  ?= 1
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+.PHONY: install pipeline test bench
+install: $(VENV)/.installed
+
+pipeline: install
+	$(VENV)/bin/snakemake --cores $(CORES) $(ARGS)
+
+test: install
+	SLURM=$(SLURM) bash tests/run.sh
+
+bench: install
+	$(VENV)/bin/python benchmarks/throughput.py

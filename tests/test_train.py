@@ -1,0 +1,151 @@
+"""Behaviour of the ensemble trainer and the search (not speed)."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from rnncap import search as search_mod
+from rnncap.model import Arch
+from rnncap.params import solve_width
+from rnncap.search import run
+from rnncap.tasks import get_task_class, load_task
+from rnncap.train import TrainSettings, train_ensemble
+
+from helpers import random_hps
+
+CAP = {"n_in": 8, "seq_len": 5, "n_samples": 2000}
+MEM = {"n_in": 8, "seq_len": 4, "n_eval": 256}
+TIMING = ["wall_s", "rnncap_version", "torch_version"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    get_task_class("capacity").make_data(0, root / "capacity", **CAP)
+    get_task_class("memory").make_data(0, root / "memory", **MEM)
+    return root
+
+
+def capacity_spec(data, **search):
+    s = {"trials": 4, "ensemble": 2, "batch_size": 64, "steps": [40, 40], "eval_every": 20,
+         "checkpoint_every": 10, "initial_points": 2, "fixed": {"optimizer": "adam"}}
+    s.update(search)
+    return {"experiment": "capacity", "task": "capacity", "mode": "search", "cell": "gru", "budget": 300,
+            "depth": 1, "seed": 3, "options": CAP, "data_dir": str(data / "capacity"), "search": s}
+
+
+def trial_hps(task, cell, n, **over):
+    return [{**h, "b_ratio": 1.0, "presentation": "every", **over} for h in random_hps(cell, n, steps=40, **over)]
+
+
+def test_member_alone_equals_member_in_ensemble(data):
+    task = load_task("capacity", data / "capacity", **CAP)
+    arch = Arch("ugrnn", solve_width("ugrnn", 300, 1, 8, 2), 1, 8, 2)
+    hps = trial_hps(task, "ugrnn", 3, optimizer="adam", lr=0.01)
+    settings = TrainSettings(batch_size=32, eval_every=20)
+    together = train_ensemble(task, arch, hps, [1, 2, 3], settings, log=lambda m: None)
+    alone = train_ensemble(task, arch, hps[1:2], [2], settings, log=lambda m: None)
+    for k in ("train_loss", "valid_metric", "eval_loss", "steps", "infeasible"):
+        assert together[1][k] == pytest.approx(alone[0][k], rel=1e-5), k
+
+
+def test_diverging_member_is_infeasible_and_others_unaffected(data):
+    task = load_task("memory", data / "memory", **MEM)
+    arch = Arch("rnn", 8, 1, 8, 8)
+    hps = random_hps("rnn", 2, steps=30, optimizer="sgd", lr=0.01, nonlinearity="relu")
+    hps[0] = {**hps[0], "in_scale_h": 1e30, "rec_scale_h": 2.0}  # blows up to inf at once
+    s = TrainSettings(batch_size=16, eval_every=10)
+    both = train_ensemble(task, arch, hps, [5, 6], s, log=lambda m: None)
+    alone = train_ensemble(task, arch, hps[1:], [6], s, log=lambda m: None)
+    assert both[0]["infeasible"] and not both[1]["infeasible"]
+    assert both[1]["eval_loss"] == pytest.approx(alone[0]["eval_loss"], rel=1e-5)
+
+
+def test_tiny_memory_run_lowers_its_loss(data):
+    task = load_task("memory", data / "memory", **MEM)
+    arch = Arch("gru", 16, 1, 8, 8)
+    hps = random_hps("gru", 1, steps=300, optimizer="adam", lr=0.01, lr_decay=1.0, clip=10.0, l2=1e-8,
+                     square_init="orthogonal", nonlinearity="tanh", b_fg=1.0)
+    for k in ("in_scale_", "rec_scale_"):
+        for b in ("r", "u", "c"):
+            hps[0][k + b] = 1.0
+    logs = []
+    r = train_ensemble(task, arch, hps, [0], TrainSettings(batch_size=64, eval_every=100), log=logs.append)[0]
+    assert len(logs) == 3 and "steps/s" in logs[0]
+    assert r["eval_loss"] < 0.8  # starts near 1 (unit-variance targets)
+    assert not r["infeasible"]
+
+
+def test_tiny_capacity_run_reaches_positive_mi(data, tmp_path):
+    df = run(capacity_spec(data, steps=[150, 150], fixed={"optimizer": "adam", "lr": 0.02}), tmp_path / "run",
+             log=lambda m: None)
+    assert df["valid_metric"].max() > 0
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert best["found"] and best["metrics"]["eval_metric"] == pytest.approx(df["valid_metric"].max())
+    assert not (tmp_path / "run" / "ckpt").exists()
+
+
+def test_same_seed_same_table(data, tmp_path):
+    a = run(capacity_spec(data), tmp_path / "a", log=lambda m: None).drop(columns=TIMING)
+    b = run(capacity_spec(data), tmp_path / "b", log=lambda m: None).drop(columns=TIMING)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["hp_lr"].nunique() == 4  # the tuner asked four different trials
+
+
+def test_random_and_rerun_modes(data, tmp_path):
+    spec = capacity_spec(data) | {"mode": "random"}
+    df = run(spec, tmp_path / "rand", log=lambda m: None)
+    assert len(df) == 4 and df["hp_lr"].nunique() == 4
+    spec = capacity_spec(data) | {"mode": "rerun", "source_best": str(tmp_path / "rand" / "best.json")}
+    re = run(spec, tmp_path / "rerun", log=lambda m: None)
+    assert re["hp_lr"].nunique() == 1 and re["member_seed"].nunique() == 4
+
+
+def test_search_resumes_without_repeating_finished_trials(data, tmp_path, monkeypatch):
+    real, calls = search_mod.train_ensemble, []
+
+    def crash_after_first(*a, **k):
+        calls.append(len(a[2]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the job is killed during its second batch
+        return real(*a, **k)
+
+    monkeypatch.setattr(search_mod, "train_ensemble", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        run(capacity_spec(data), tmp_path / "r", log=lambda m: None)
+    calls.clear()
+    monkeypatch.setattr(search_mod, "train_ensemble", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    logs = []
+    df = run(capacity_spec(data), tmp_path / "r", log=logs.append)
+    assert calls == [2] and "2 trials already done" in logs[0]
+    ref = run(capacity_spec(data), tmp_path / "ref", log=lambda m: None)
+    pd.testing.assert_frame_equal(df.drop(columns=TIMING), ref.drop(columns=TIMING))
+
+
+def test_resume_after_sigkill_equals_uninterrupted(data, tmp_path):
+    spec = capacity_spec(data, steps=[60, 60], checkpoint_every=5, trials=4)
+    cmd = [sys.executable, "-m", "rnncap.cli", "train", "--spec", json.dumps(spec), "--out"]
+    ref = subprocess.run(cmd + [str(tmp_path / "ref")], capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + [str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (out / "ckpt" / "batch.pt").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.uniform(0.0, 0.5))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "trials.parquet").exists() or proc.returncode == 0
+    again = subprocess.run(cmd + [str(out)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    a = pd.read_parquet(tmp_path / "ref" / "trials.parquet").drop(columns=TIMING)
+    b = pd.read_parquet(out / "trials.parquet").drop(columns=TIMING)
+    pd.testing.assert_frame_equal(a, b)
