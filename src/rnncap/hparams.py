@@ -143,6 +143,7 @@ def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Gene
         model.p("out.W")[e] = _normal((n, arch.n_out), gen) / math.sqrt(n)
         model.p("out.b")[e] = 0.0
         model.relu[e] = irnn or hp.get("nonlinearity") == "relu"
+    model.refresh_nonlinearity()
 
 
 def momentum(hp: Mapping[str, Any]) -> float:

@@ -44,6 +44,7 @@ COLUMNS: dict[str, str] = {
     # task extras (NaN where a task has none)
     "eval_accuracy": "capacity: fraction of labels right; parentheses: streams right; arithmetic: answers right",
     "b": "capacity: dataset size (samples) used by this trial",
+    "source_eval_metric": "rerun mode: eval metric of the source run's best trial (Table App.1 'original')",
 }
 
 HP_PREFIX = "hp_"

@@ -116,7 +116,10 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
         src = spec.get("source_best")
         if not src or not Path(src).exists():
             raise FileNotFoundError(f"source_best: best.json of the source run not found: {src}")
-        source = json.loads(Path(src).read_text())["hp"]
+        source_best = json.loads(Path(src).read_text())
+        if not source_best.get("found"):
+            raise ValueError(f"source_best: {src} has no feasible trial to rerun")
+        source = source_best["hp"]
 
     ckpt_dir = out_dir / "ckpt"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
             hps = [sample_all(dims, np.random.default_rng(derive_seed(seed, i, 11))) for i in range(first, first + k)]
         else:
             hps = [{**{d.name: _fixed_value(d) for d in dims}, **source} for _ in range(k)]
-        seeds = [derive_seed(seed, i, 3) for i in range(first, first + k)]
+        # fresh init/data seeds per trial; the mode salt keeps reruns off the source run's seeds
+        seeds = [derive_seed(seed, i, 3 + MODES.index(mode)) for i in range(first, first + k)]
         start = time.perf_counter()
         rows = train_ensemble(task, arch, hps, seeds, settings, ckpt_dir / "batch.pt", log,
                               f"{tag} trials {first}-{first + k - 1}")
@@ -151,6 +155,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
             r = {**base, "trial": first + i, "member_seed": sd, **row}
             r.update({HP_PREFIX + n: v for n, v in hp.items()})
             r.update({OPT_PREFIX + n: v for n, v in options.items()})
+            if source is not None:  # Table App.1's "original" column
+                r["source_eval_metric"] = source_best["metrics"]["eval_metric"]
             new.append(r)
         done = pd.concat([done, pd.DataFrame(new)], ignore_index=True) if len(done) else pd.DataFrame(new)
         io.write_parquet(done_path, done)
