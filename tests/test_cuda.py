@@ -37,7 +37,7 @@ def test_cuda_training_run(tmp_path):
     from rnncap.search import run
     from rnncap.tasks import get_task_class
 
-    opts = {"n_in": 8, "seq_len": 5, "n_samples": 2000}
+    opts = {"n_in": 12, "seq_len": 5, "n_samples": 2000}
     get_task_class("capacity").make_data(0, tmp_path / "d", **opts)
     spec = {"experiment": "capacity", "task": "capacity", "mode": "search", "cell": "lstm", "budget": 400,
             "depth": 1, "seed": 0, "options": opts, "data_dir": str(tmp_path / "d"),

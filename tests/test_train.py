@@ -21,7 +21,7 @@ from rnncap.train import TrainSettings, train_ensemble
 
 from helpers import random_hps
 
-CAP = {"n_in": 8, "seq_len": 5, "n_samples": 2000}
+CAP = {"n_in": 12, "seq_len": 5, "n_samples": 2000}
 MEM = {"n_in": 8, "seq_len": 4, "n_eval": 256}
 TIMING = ["wall_s", "rnncap_version", "torch_version"]
 
@@ -48,7 +48,7 @@ def trial_hps(task, cell, n, **over):
 
 def test_member_alone_equals_member_in_ensemble(data):
     task = load_task("capacity", data / "capacity", **CAP)
-    arch = Arch("ugrnn", solve_width("ugrnn", 300, 1, 8, 2), 1, 8, 2)
+    arch = Arch("ugrnn", solve_width("ugrnn", 300, 1, 12, 2), 1, 12, 2)
     hps = trial_hps(task, "ugrnn", 3, optimizer="adam", lr=0.01)
     settings = TrainSettings(batch_size=32, eval_every=20)
     together = train_ensemble(task, arch, hps, [1, 2, 3], settings, log=lambda m: None)
