@@ -1,0 +1,254 @@
+"""SLURM profiles and real cluster submission.
+
+* `test_profiles_*` run everywhere: the profiles parse, the generic ones carry no
+  site values, only rule `train` asks for a GPU, and the `config:` device
+  override reaches the workflow (dry run of the toy workflow).
+* `@pytest.mark.slurm` tests need the local cluster (`bash .ci/slurm/start.sh`,
+  with `FAKE_GPUS=1` for the GPU test) and `RNNCAP_SLURM=1`; they run the toy
+  workflow in tests/fixtures/slurm_toy through workflow/profiles/ci-slurm*.
+
+`run_through_profile` is the reusable runner: another test can run the real
+pipeline (e.g. extra_args=["--configfile", "config/test.yaml"]) through the
+same profiles.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = ROOT / "workflow" / "profiles"
+TOY = Path(__file__).resolve().parent / "fixtures" / "slurm_toy"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+GENERIC = ["slurm", "slurm-gpu"]
+CI = ["ci-slurm", "ci-slurm-gpu"]
+GPU_PROFILES = ["slurm-gpu", "ci-slurm-gpu"]
+
+
+# --------------------------------------------------------------------- helpers
+def _sh(*cmd: str, timeout: int = 15) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def _cluster_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return _sh("sinfo", "-h").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _fake_gpus() -> int:
+    """GPUs the local node advertises (0 when the cluster runs without FAKE_GPUS)."""
+    out = _sh("sinfo", "-h", "-N", "-o", "%G").stdout
+    m = re.search(r"gpu:(?:[^:,\s]+:)?(\d+)", out)
+    return int(m.group(1)) if m else 0
+
+
+slurm_cluster = pytest.mark.skipif(
+    os.environ.get("RNNCAP_SLURM") != "1" or not _cluster_up(),
+    reason="needs RNNCAP_SLURM=1 and a running SLURM cluster (bash .ci/slurm/start.sh)",
+)
+
+
+def run_through_profile(
+    workdir: str | os.PathLike,
+    profile: str,
+    targets: list[str] | tuple[str, ...] = (),
+    extra_args: list[str] | tuple[str, ...] = (),
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """Run `snakemake --profile workflow/profiles/<profile>` in `workdir`.
+
+    `profile` is a profile directory name under workflow/profiles (or a path).
+    Wrapped in `timeout -s INT`: the SLURM plugin ignores SIGTERM while jobs run
+    and hangs if its status command fails, SIGINT stops it. Returns the
+    CompletedProcess (stdout+stderr merged in `.stdout`); the caller asserts.
+    """
+    prof = Path(profile)
+    if not prof.is_absolute() and not prof.exists():
+        prof = PROFILES / profile
+    cmd = [
+        "timeout", "-s", "INT", str(timeout),
+        str(SNAKEMAKE), "--profile", str(prof.resolve()),
+        *extra_args, *targets,
+    ]
+    env = dict(os.environ)
+    # Jobs run `python -m snakemake` from the submitting environment (sbatch --export=ALL).
+    env["PATH"] = f"{SNAKEMAKE.parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _toy_copy(tmp_path: Path) -> Path:
+    work = tmp_path / "toy"
+    shutil.copytree(TOY, work)
+    return work
+
+
+def _read_kv(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        k, _, v = line.partition("=")
+        out[k] = v
+    return out
+
+
+def _sacct(job_ids: list[str], fields: str, wait_s: float = 20) -> dict[str, dict[str, str]]:
+    """sacct rows (allocation only) of the last 15 min for the given job ids.
+
+    Records reach slurmdbd 1-2 s after a job ends; poll until all ids are there.
+    """
+    names = fields.split(",")
+    deadline = time.monotonic() + wait_s
+    while True:
+        res = _sh("sacct", "-X", "-n", "-P", "-S", "now-15minutes", "-o", fields)
+        rows = {}
+        for line in res.stdout.splitlines():
+            vals = line.split("|")
+            if len(vals) == len(names):
+                rows[vals[0]] = dict(zip(names, vals))
+        if all(j in rows for j in job_ids) or time.monotonic() > deadline:
+            return rows
+        time.sleep(1)
+
+
+def _check_train_outputs(work: Path, samples, expect_device: str) -> list[str]:
+    ids = []
+    for sample in samples:
+        kv = _read_kv(work / "results" / "train" / f"{sample}.txt")
+        assert kv["slurm_job_id"].isdigit(), kv
+        assert kv["partition"] == "main", kv
+        assert kv["device"] == expect_device, kv
+        assert kv["threads"] == "1", kv
+        ids.append(kv["slurm_job_id"])
+    summary = (work / "results" / "summary.txt").read_text()
+    assert re.match(r"summarize slurm_job_id=\d+\n", summary), summary
+    assert len(set(ids)) == len(ids)
+    return ids
+
+
+# ----------------------------------------------------------------- unit tests
+def _profile(name: str) -> dict:
+    path = PROFILES / name / "profile.yaml"
+    assert path.is_file(), path
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict) and data, path
+    return data
+
+
+def _all_resource_keys(prof: dict) -> dict[str, dict]:
+    """{'*default*': default-resources, rule: set-resources[rule], ...}"""
+    out = {"*default*": prof.get("default-resources") or {}}
+    out.update(prof.get("set-resources") or {})
+    return out
+
+
+@pytest.mark.parametrize("name", GENERIC + CI)
+def test_profiles_parse(name):
+    prof = _profile(name)
+    assert prof["executor"] == "slurm"
+    assert prof["set-threads"]["train"] == 1
+    res = _all_resource_keys(prof)
+    assert {"runtime", "mem_mb"} <= set(res["*default*"])
+    if name in CI:
+        assert prof["slurm-init-seconds-before-status-checks"] == 1
+        assert prof["slurm-keep-successful-logs"] is True
+        assert res["*default*"]["slurm_partition"] == "main"
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_profiles_generic_have_no_site_values(name):
+    prof = _profile(name)
+    assert prof["retries"] == 1  # rule train's runtime grows with `attempt`
+    # train's runtime/mem_mb are per-run estimates of the rule itself: not overridden
+    assert set((prof.get("set-resources") or {}).get("train", {})) <= {"gpu"}
+    for rule, res in _all_resource_keys(prof).items():
+        for key in ("slurm_partition", "slurm_account"):
+            assert key not in res, f"{name}: {rule} sets {key}"
+    for key in ("slurm-partition", "slurm-account", "slurm-no-account"):
+        assert key not in prof
+
+
+@pytest.mark.parametrize("name", GENERIC + CI)
+def test_profiles_gpu_only_for_train(name):
+    prof = _profile(name)
+    gpu_keys = {"gpu", "gres", "gpu_model", "cpus_per_gpu", "tasks_per_gpu"}
+    for rule, res in _all_resource_keys(prof).items():
+        asked = gpu_keys & set(res)
+        if name in GPU_PROFILES and rule == "train":
+            assert res.get("gpu") == 1, res
+        else:
+            assert not asked, f"{name}: {rule} asks for {asked}"
+    if name not in GPU_PROFILES:
+        assert "config" not in prof
+
+
+@pytest.mark.parametrize("name,device", [("slurm", "cpu"), ("slurm-gpu", "cuda"), ("ci-slurm-gpu", "cpu")])
+def test_profiles_device_reaches_workflow(tmp_path, name, device):
+    """The profile's `config:` entry overrides the configfile (dry run, no cluster needed)."""
+    work = _toy_copy(tmp_path)
+    res = run_through_profile(work, name, extra_args=["--dry-run"], timeout=120)
+    assert res.returncode == 0, res.stdout
+    train_cmds = [l for l in res.stdout.splitlines() if l.startswith("Shell command: printf")]
+    assert len(train_cmds) == 2, res.stdout
+    assert all(l.endswith(f" {device} 1 > results/train/{s}.txt") for l, s in zip(sorted(train_cmds), "ab")), train_cmds
+    gpu = [l for l in res.stdout.splitlines() if "resources:" in l and "gpu=1" in l]
+    assert len(gpu) == (2 if name in GPU_PROFILES else 0), res.stdout
+
+
+# --------------------------------------------------------------- cluster tests
+@pytest.mark.slurm
+@slurm_cluster
+def test_toy_workflow_through_ci_slurm(tmp_path):
+    work = _toy_copy(tmp_path)
+    res = run_through_profile(work, "ci-slurm")
+    assert res.returncode == 0, res.stdout
+    ids = _check_train_outputs(work, ["a", "b"], expect_device="cpu")
+    rows = _sacct(ids, "JobID,Comment,State")
+    for j in ids:
+        assert j in rows, (j, rows)
+        assert rows[j]["Comment"].startswith("rule_train"), rows[j]
+        assert rows[j]["State"] == "COMPLETED", rows[j]
+    # the plugin kept the logs of the successful jobs (slurm-keep-successful-logs):
+    # .snakemake/slurm_logs/rule_train/<wildcards>/<jobid>.log
+    logs = (work / ".snakemake/slurm_logs/rule_train").rglob("*.log")
+    assert sorted(p.stem for p in logs) == sorted(ids)
+
+
+@pytest.mark.slurm
+@slurm_cluster
+def test_toy_workflow_through_ci_slurm_gpu(tmp_path):
+    if _fake_gpus() < 1:
+        pytest.skip("cluster has no GPUs (restart with FAKE_GPUS=1 bash .ci/slurm/start.sh)")
+    work = _toy_copy(tmp_path)
+    # One train job only: with one fake GPU two would run one after the other
+    # (+12 s). A --configfile as the real pipeline will use; it does not touch
+    # the profile's `config: {device: cpu}`.
+    (work / "one.yaml").write_text("samples: [a]\n")
+    res = run_through_profile(work, "ci-slurm-gpu", extra_args=["--configfile", "one.yaml"])
+    assert res.returncode == 0, res.stdout
+    ids = _check_train_outputs(work, ["a"], expect_device="cpu")
+    kv = _read_kv(work / "results" / "train" / "a.txt")
+    assert re.fullmatch(r"\d+", kv["cuda_visible_devices"]), kv
+    rows = _sacct(ids, "JobID,Comment,State,ReqTRES,AllocTRES")
+    for j in ids:
+        assert j in rows, (j, rows)
+        assert rows[j]["Comment"].startswith("rule_train"), rows[j]
+        assert rows[j]["State"] == "COMPLETED", rows[j]
+        assert "gres/gpu" in rows[j]["ReqTRES"] and "gres/gpu=1" in rows[j]["AllocTRES"], rows[j]
+    # the downstream rule did not ask for a GPU
+    summary_id = re.match(r"summarize slurm_job_id=(\d+)", (work / "results/summary.txt").read_text()).group(1)
+    row = _sacct([summary_id], "JobID,Comment,State,ReqTRES,AllocTRES")[summary_id]
+    assert row["State"] == "COMPLETED" and "gres/gpu" not in row["AllocTRES"], row
