@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .cells import CELLS, CellError
+from .analysis.cli import register as _register_analysis
 from .params import BudgetError, count_params, solve_width
 
 
@@ -93,7 +94,7 @@ def _register_stages(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_aggregate)
 
 
-REGISTRARS = [_register_core, _register_stages]
+REGISTRARS = [_register_core, _register_stages, _register_analysis]
 
 
 def build_parser() -> argparse.ArgumentParser:

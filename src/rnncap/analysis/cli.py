@@ -1,0 +1,72 @@
+"""Subcommands `rnncap fit`, `rnncap tables`, `rnncap scorecard`, `rnncap paper` (docs/contracts.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_fit(a: argparse.Namespace) -> int:
+    from .fit import run
+
+    run(a.trials, a.best, a.roles, a.out)
+    return 0
+
+
+def _cmd_tables(a: argparse.Namespace) -> int:
+    from .fit import read
+    from .tables import write_all
+
+    tables, _ = read(a.fits)
+    paths = write_all(tables, a.out)
+    print(f"{len(paths)} table files in {a.out}")
+    return 0
+
+
+def _cmd_scorecard(a: argparse.Namespace) -> int:
+    from .scorecard import run
+
+    claims = run(a.fits, a.preset, a.out)
+    counts: dict[str, int] = {}
+    for c in claims:
+        counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    print(", ".join(f"{n} {v}" for v, n in counts.items()) + f" -> {a.out}")
+    return 0
+
+
+def _cmd_paper(a: argparse.Namespace) -> int:
+    from .paper import build
+
+    out = build(a.fits, a.figures, a.tables, a.scorecard, a.template, a.out, preset=a.preset)
+    print(f"report -> {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="analysis tables (CSV) and headline numbers (numbers.json) from the trial tables")
+    p.add_argument("--trials", required=True, help="trials table (results/tables/trials.parquet)")
+    p.add_argument("--best", default=None, help="best-per-run table (results/tables/best.parquet), cross-checked")
+    p.add_argument("--roles", required=True,
+                   help='figure roles as JSON (or @file.json): {"capacity": "capacity", "unroll": [...], ...}')
+    p.add_argument("--out", required=True, help="fits directory (results/fits)")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("tables", help="the paper's tables as LaTeX (booktabs) and Markdown")
+    p.add_argument("--fits", required=True, help="fits directory written by `rnncap fit`")
+    p.add_argument("--out", required=True, help="tables directory (paper/tables)")
+    p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("scorecard", help="each headline claim: paper value, ours, verdict (.md and .csv)")
+    p.add_argument("--fits", required=True, help="fits directory written by `rnncap fit`")
+    p.add_argument("--preset", required=True, help="config preset name (anything but 'paper' is reduced scale)")
+    p.add_argument("--out", required=True, help="scorecard Markdown path; the CSV is written beside it")
+    p.set_defaults(func=_cmd_scorecard)
+
+    p = sub.add_parser("paper", help="render the reproduction report (self-contained HTML)")
+    p.add_argument("--fits", required=True, help="fits directory (numbers.json)")
+    p.add_argument("--figures", required=True, help="directory with figN.png")
+    p.add_argument("--tables", required=True, help="directory with the tables' .md files")
+    p.add_argument("--scorecard", required=True, help="scorecard Markdown (its .csv beside it)")
+    p.add_argument("--template", default="paper/rnncap.md", help="report template (default: paper/rnncap.md)")
+    p.add_argument("--out", required=True, help="output HTML (results/paper/rnncap.html)")
+    p.add_argument("--preset", default=None, help="preset name (default: the scorecard's)")
+    p.set_defaults(func=_cmd_paper)
