@@ -1,0 +1,123 @@
+"""The figure notebooks: parameters contract, thinness, and a papermill run of each on synthetic fits.
+
+The papermill runs are marked `notebooks` (select with `-m notebooks`, skip with `-m "not notebooks"`).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat  # noqa: E402
+import papermill as pm  # noqa: E402
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
+import synthetic  # noqa: E402
+
+from rnncap import plots  # noqa: E402
+from rnncap.analysis.common import CELL_ORDER  # noqa: E402
+from rnncap.cli import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "workflow" / "notebooks"
+WORKFLOW_PARAMS = {"fits_dir", "fig_dir", "preset"}  # what workflow/rules pass with -p
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory):
+    d = tmp_path_factory.mktemp("nbfits")
+    tp, bp, roles = synthetic.write_tables(d)
+    assert main(["fit", "--trials", str(tp), "--best", str(bp), "--roles", roles, "--out", str(d / "fits")]) == 0
+    empty = d / "empty"
+    assert main(["fit", "--trials", str(tp), "--roles", "{}", "--out", str(empty)]) == 0
+    return d / "fits", empty
+
+
+def test_one_notebook_per_figure():
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(plots.FIGURES_LIST)
+    assert set(plots.FIGURES) == set(plots.FIGURES_LIST)
+
+
+@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+def test_parameters_cell_declares_exactly_the_workflow_parameters(name):
+    path = NB_DIR / f"{name}.ipynb"
+    params = pm.inspect_notebook(str(path))
+    assert set(params) == WORKFLOW_PARAMS
+    for p in params.values():  # every parameter has a default: nothing else is required
+        assert p["default"] not in (None, "None", "")
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+def test_notebook_is_thin(name):
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for forbidden in ("plt.", "ax.", "matplotlib", "savefig", "read_csv"):
+        assert forbidden not in code, f"{name}: plotting code belongs in rnncap.plots ({forbidden!r})"
+    assert f"plots.{name}(" in code and f'plots.save(fig, fig_dir, "{name}")' in code
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+
+
+@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+def test_figures_on_empty_fits_say_not_run(fits, name, tmp_path):
+    f = plots.load(fits[1])
+    fig = plots.FIGURES[name](f, "test")
+    texts = _texts(fig)
+    assert plots.NOT_RUN in texts
+    assert "reduced scale: preset test" in texts
+    pdf, png = plots.save(fig, tmp_path, name)
+    assert pdf.stat().st_size > 0 and png.stat().st_size > 0
+
+
+def test_paper_preset_is_not_stamped(fits):
+    fig = plots.fig1(plots.load(fits[0]), "paper")
+    assert not any("reduced scale" in t for t in _texts(fig))
+    assert plots.NOT_RUN in _texts(fig)  # depth 4 is not in the synthetic capacity grid
+
+
+def test_one_colour_per_cell():
+    assert list(plots.CELL_COLORS) == list(CELL_ORDER)
+    assert len(set(plots.CELL_COLORS.values())) == len(CELL_ORDER)
+    assert plots.label("plus") == "+RNN"
+
+
+@pytest.fixture(scope="module")
+def executed(fits, tmp_path_factory):
+    """All notebooks run at once, each with the workflow's own papermill command line (docs/contracts.md)."""
+    out = tmp_path_factory.mktemp("executed")
+    fig_dir = out / "figures"
+    papermill = Path(sys.executable).parent / "papermill"
+    procs = {}
+    for name in plots.FIGURES_LIST:
+        cmd = [str(papermill), str(NB_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"), "-k", "python3",
+               "--no-progress-bar", "-p", "fits_dir", str(fits[0]), "-p", "fig_dir", str(fig_dir),
+               "-p", "preset", "test"]
+        procs[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    logs = {name: (p.communicate(timeout=300)[0], p.returncode) for name, p in procs.items()}
+    return out, fig_dir, logs
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+def test_notebook_runs_under_papermill(executed, name):
+    out, fig_dir, logs = executed
+    log, rc = logs[name]
+    assert rc == 0, log[-3000:]
+    for ext in ("pdf", "png"):
+        p = fig_dir / f"{name}.{ext}"
+        assert p.exists() and p.stat().st_size > 10_000, p
+    nb = json.loads((out / f"{name}.ipynb").read_text())
+    assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert injected and "preset = \"test\"" in "".join(injected[0]["source"])
