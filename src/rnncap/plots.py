@@ -225,8 +225,9 @@ def fig1(fits: Fits, preset: str) -> plt.Figure:
     table_letter = next(letters)
     ax_t = fig.add_subplot(gs[:, nd + 1])
     if cb.empty:
-        for ax, lt in zip(top_axes + bot_axes, top_letters + bot_letters):
-            panel_title(ax, lt, "capacity")
+        titles = ["all depths"] + [f"depth {d}" for d in depths]
+        for ax, lt, title in zip(top_axes + bot_axes, top_letters + bot_letters, titles + titles):
+            panel_title(ax, lt, title)
             not_run(ax)
         panel_title(ax_t, table_letter, "param. factor to switch")
         not_run(ax_t)
