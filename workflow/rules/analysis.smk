@@ -1,0 +1,55 @@
+# Aggregate every run directory into two tables, then fit everything the figures,
+# tables, scorecard and paper read (docs/contracts.md).
+
+
+localrules:
+    run_list,
+
+
+rule run_list:
+    """The run directories to aggregate, one per line. A file, not a command line: the
+    paper grid has >10^4 of them, past Linux's 128 KiB limit on one shell argument."""
+    input:
+        best=all_best(),
+    output:
+        runs="results/tables/runs.txt",
+    params:
+        dirs=RUN_DIRS,
+    log:
+        "logs/run_list.log",
+    run:
+        write_run_list(output.runs, params.dirs, log[0])
+
+
+rule aggregate:
+    """results/tables/{trials,best}.parquet from every run directory of the sweep."""
+    input:
+        runs="results/tables/runs.txt",
+        trials=all_trials(),
+    output:
+        trials="results/tables/trials.parquet",
+        best="results/tables/best.parquet",
+    log:
+        "logs/aggregate.log",
+    conda:
+        "../../envs/rnncap.yaml"
+    shell:
+        "xargs -x -n 1000000 -s $(( $(getconf ARG_MAX) / 2 )) rnncap aggregate --out-trials {output.trials} --out-best {output.best} < {input.runs} > {log} 2>&1"
+
+
+rule fit:
+    """Every fit table (results/fits/*.csv) and numbers.json (written last)."""
+    input:
+        trials="results/tables/trials.parquet",
+        best="results/tables/best.parquet",
+    output:
+        FIT_OUTPUTS,
+    params:
+        roles=roles_json,
+        out=out_dir,
+    log:
+        "logs/fit.log",
+    conda:
+        "../../envs/rnncap.yaml"
+    shell:
+        "rnncap fit --trials {input.trials} --best {input.best} --roles {params.roles:q} --out {params.out} > {log} 2>&1"

@@ -1,0 +1,189 @@
+# Config loading/validation, the sweep table and every helper the rules call.
+# Functions only (no rules here: snakemake --lint wants them apart); rules never use lambdas.
+import json
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from rnncap.config import ConfigError, load_config
+from rnncap import sweep as rnncap_sweep
+
+# --- config: the library's checks first (messages name the key), then Snakemake's schema check
+try:
+    CFG = load_config(config, base_dir=os.getcwd())
+except ConfigError as e:
+    raise WorkflowError(f"bad config: {e}") from None
+validate(config, "../schemas/config.schema.yaml")
+
+# --- the sweep: one row per training job
+SWEEP = rnncap_sweep.sweep_table(CFG)
+RUNS = {
+    (r.experiment, r.cell, int(r.budget), int(r.depth), int(r.seed)): r._asdict()
+    for r in SWEEP.itertuples(index=False)
+}
+RUN_DIRS = [rnncap_sweep.run_dir(r) for r in RUNS.values()]
+EXPERIMENTS = sorted(SWEEP["experiment"].unique())
+FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "figA1"]
+
+try:
+    from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
+except ImportError:  # analysis not installed: the fit is then known by its last file only
+    FIT_FILES, FIT_NUMBERS = {}, "numbers.json"
+FIT_OUTPUTS = [f"results/fits/{name}.csv" for name in FIT_FILES] + [f"results/fits/{FIT_NUMBERS}"]
+
+_done = [os.path.exists(f"{d}/best.json") for d in RUN_DIRS]
+print(f"rnncap [{CFG['preset']}]: {rnncap_sweep.describe(SWEEP, _done)}", file=sys.stderr)
+
+
+wildcard_constraints:
+    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    cell="|".join(["rnn", "irnn", "ugrnn", "gru", "lstm", "plus"]),
+    budget=r"\d+",
+    depth=r"\d+",
+    seed=r"\d+",
+    data_seed=r"\d+",
+
+
+# --- lookups ----------------------------------------------------------------------------
+
+
+def run_row(wildcards):
+    key = (wildcards.experiment, wildcards.cell, int(wildcards.budget), int(wildcards.depth), int(wildcards.seed))
+    try:
+        return RUNS[key]
+    except KeyError:
+        raise WorkflowError(
+            f"no training job {key} in the sweep of this config (experiment, cell, budget, depth, seed)"
+        ) from None
+
+
+def experiment_cfg(wildcards):
+    try:
+        return CFG["experiments"][wildcards.experiment]
+    except KeyError:
+        raise WorkflowError(f"experiment {wildcards.experiment!r} is not in the config") from None
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def data_meta(experiment):
+    return f"{rnncap_sweep.data_dir(CFG, experiment)}/meta.json"
+
+
+def data_input(wildcards):
+    """The text8 corpus when the workflow makes it (synthetic) or the user supplies it."""
+    exp = experiment_cfg(wildcards)
+    t = CFG["text8"]
+    if exp["task"] == "text8" and (t["synthetic"] or not t["download"]):
+        return {"corpus": t["path"]}
+    return {}
+
+
+def data_options(wildcards):
+    exp = experiment_cfg(wildcards)
+    from rnncap.config import task_facts
+
+    return json.dumps(task_facts(exp["task"], exp.get("options", {})).options, sort_keys=True, separators=(",", ":"))
+
+
+def data_task(wildcards):
+    return experiment_cfg(wildcards)["task"]
+
+
+def out_dir(wildcards, output):
+    """The directory of a rule's first output (its run/data/fit directory)."""
+    return os.path.dirname(output[0])
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def train_input(wildcards):
+    row = run_row(wildcards)
+    inputs = {"data": data_meta(row["experiment"])}
+    if row["source"]:
+        src = dict(row, experiment=row["source"])
+        inputs["source_best"] = f"{rnncap_sweep.run_dir(src)}/best.json"
+    return inputs
+
+
+def train_spec(wildcards):
+    return rnncap_sweep.spec_json(rnncap_sweep.train_spec(CFG, run_row(wildcards)))
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes: twice the modelled core-hours over the job's threads, at least 10, doubled per retry."""
+    hours = run_row(wildcards)["est_core_hours"] / max(1, int(CFG["threads"]))
+    return int(max(10, 2 * 60 * hours + 5)) * attempt
+
+
+def train_mem_mb(wildcards):
+    """MB: a base for python+torch, plus activations kept for backprop, plus the corpus for text8."""
+    row = run_row(wildcards)
+    exp = CFG["experiments"][row["experiment"]]
+    from rnncap.config import task_facts
+
+    facts = task_facts(exp["task"], exp.get("options", {}))
+    s = exp["search"]
+    floats = (
+        min(s["ensemble"], s["trials"])
+        * max(s["batch_size"], 1)
+        * facts.seq_len
+        * row["depth"]
+        * row["width"]
+        * 4
+        * 3
+    )
+    mb = 1000 + floats * 4 / 2**20 + (1500 if exp["task"] == "text8" else 0)
+    return int(min(mb, 64000))
+
+
+# --- aggregate, fit, paper --------------------------------------------------------------
+
+
+def all_trials():
+    return [f"{d}/trials.parquet" for d in RUN_DIRS]
+
+
+def all_best():
+    return [f"{d}/best.json" for d in RUN_DIRS]
+
+
+def write_run_list(path, dirs, log):
+    """Rule run_list: one run directory per line (written atomically)."""
+    from rnncap import io
+
+    with io.atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{d}\n" for d in dirs))
+    Path(log).write_text(f"{len(dirs)} run directories\n")
+
+
+def roles_json(wildcards):
+    return json.dumps(CFG["roles"], sort_keys=True, separators=(",", ":"))
+
+
+def preset_name(wildcards):
+    return CFG["preset"]
+
+
+def fits_dir(wildcards, input):
+    return os.path.dirname(input.fits[-1])
+
+
+def figure_dir(wildcards, output):
+    return os.path.dirname(output.pdf)
+
+
+def figures_input_dir(wildcards, input):
+    return os.path.dirname(input.figures[0])
+
+
+def final_outputs():
+    return (
+        expand("paper/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"])
+        + ["paper/tables", "paper/scorecard.md", "results/paper/rnncap.html"]
+    )

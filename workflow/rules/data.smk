@@ -1,0 +1,34 @@
+# Task data: made once per (experiment, data seed) by `rnncap data` (docs/contracts.md).
+
+
+rule data:
+    """Fixed data of one experiment's task instance (meta.json is written last)."""
+    input:
+        unpack(data_input),
+    output:
+        meta="results/data/{experiment}/seed{data_seed}/meta.json",
+    params:
+        task=data_task,
+        options=data_options,
+        out=out_dir,
+    log:
+        "logs/data/{experiment}/seed{data_seed}.log",
+    conda:
+        "../../envs/rnncap.yaml"
+    shell:
+        "rnncap data --task {params.task} --seed {wildcards.data_seed} --options {params.options:q} --out {params.out} > {log} 2>&1"
+
+
+rule make_test_corpus:
+    """TESTS ONLY (text8.synthetic: true): a deterministic corpus of random words standing in for text8."""
+    output:
+        corpus=CFG["text8"]["path"] if CFG["text8"]["synthetic"] else "results/test/text8_synthetic.txt",
+    params:
+        chars=CFG["text8"]["synthetic_chars"],
+        seed=CFG["data_seed"],
+    log:
+        "logs/make_test_corpus.log",
+    conda:
+        "../../envs/rnncap.yaml"
+    shell:
+        "python -m rnncap.config synthetic-text8 --chars {params.chars} --seed {params.seed} --out {output.corpus} > {log} 2>&1"
