@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -112,6 +113,10 @@ def task_facts(task: str, options: Mapping[str, Any] | None = None, where: str =
             opts = dict(cls.check_options(options))
         except Exception as e:  # TaskError: "task.key: reason" -> "where.key: reason"
             msg = str(e)
+            m = re.match(rf"{task}: unknown option '([^']+)'", msg)
+            if m:
+                raise ConfigError(f"{where}.{m.group(1)}: unknown option of task {task}"
+                                  f"{msg[m.end():]}") from None
             prefix = f"{task}."
             if msg.startswith(prefix):
                 raise ConfigError(f"{where}.{msg[len(prefix):]}") from None
@@ -356,6 +361,10 @@ def _check_experiment(cfg: dict, name: str, base_dir: Path) -> None:
             if missing:
                 raise ConfigError(f"{where}.search.{key}.{hp}: cell(s) {', '.join(missing)} have no HP {hp!r}; "
                                   f"split the experiment or drop them from its cells")
+    for hp, v in s["ranges"].items():
+        nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if nums and (len(v) != 2 or len(nums) != 2 or v[0] > v[1]):
+            raise ConfigError(f"{where}.search.ranges.{hp}: expected [low, high] with low <= high, got {v}")
     for c in cells:  # values: the same code the search runs (hparams.apply_overrides)
         dims = search_dims(task, c, (lo, hi))
         if dims is None:
@@ -408,6 +417,16 @@ def _check_roles(cfg: dict) -> None:
                                   f"mode {mode!r}")
 
 
+def _unshared_copy(o: Any) -> Any:
+    """Deep copy without aliasing: YAML anchors (`search: *tiny`) share one dict between
+    experiments, and filling defaults or options into one must not change the others."""
+    if isinstance(o, Mapping):
+        return {k: _unshared_copy(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_unshared_copy(v) for v in o]
+    return copy.deepcopy(o)
+
+
 def validate_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike | None = None) -> dict:
     """A checked, defaults-filled deep copy of `cfg`; ConfigError naming the key otherwise.
 
@@ -415,7 +434,7 @@ def validate_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike | None =
     """
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"<config>: expected a mapping, got {type(cfg).__name__}")
-    cfg = apply_schema(copy.deepcopy(dict(cfg)))
+    cfg = apply_schema(_unshared_copy(cfg))
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     _inherit_rerun(cfg)
     _inject_text8(cfg)

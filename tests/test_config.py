@@ -1,0 +1,392 @@
+"""rnncap.config / rnncap.sweep: every bad config fails with the key named; presets validate."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnncap.config import ConfigError, load_config, validate_config, write_synthetic_text8
+from rnncap.sweep import COLUMNS, describe, run_dir, spec_json, sweep_table, train_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ["test.yaml", "config.yaml", "paper.yaml"]
+
+SEARCH = {"trials": 2, "ensemble": 2, "batch_size": 16, "steps": [10, 10]}
+BASE = {
+    "preset": "unit",
+    "cells": ["rnn", "gru", "plus"],
+    "experiments": {
+        "cap": {"task": "capacity", "options": {"n_in": 8, "seq_len": 3, "n_samples": 128},
+                "budgets": [300, 600], "depths": [1, 2], "search": SEARCH},
+        "par": {"task": "parentheses", "options": {"seq_len": 8, "n_eval": 16},
+                "budgets": [3000], "depths": [1], "search": SEARCH},
+        "par-rnd": {"task": "parentheses", "mode": "random", "options": {"seq_len": 8, "n_eval": 16},
+                    "budgets": [3000], "depths": [1, 2], "search": SEARCH},
+        "par-rerun": {"mode": "rerun", "source": "par", "budgets": [3000], "depths": [1], "search": SEARCH},
+    },
+    "roles": {"capacity": "cap", "parentheses": "par", "random_hp": "par-rnd", "rerun_best": "par-rerun"},
+}
+
+
+def cfg(**changes):
+    """BASE with dotted-path changes: cfg(**{"experiments.cap.budgets": [5]}); value DELETE removes."""
+    c = json.loads(json.dumps(BASE))  # no shared sub-dicts (deepcopy would keep SEARCH shared)
+    for path, value in changes.items():
+        keys = path.split(".")
+        node = c
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node.setdefault(k, {})
+        if value is DELETE:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+    return c
+
+
+DELETE = object()
+
+
+def fails(c, key, *words, base_dir=None):
+    with pytest.raises(ConfigError) as e:
+        validate_config(c, base_dir=base_dir)
+    msg = str(e.value)
+    assert msg.startswith(key + ":") or msg.startswith(key + " "), f"expected the key {key!r} first: {msg}"
+    for w in words:
+        assert w in msg, f"{w!r} not in {msg!r}"
+    return msg
+
+
+# ---------------------------------------------------------------- good configs
+
+def test_base_is_valid_and_fills_defaults():
+    c = validate_config(BASE)
+    assert c["device"] == "cpu" and c["threads"] == 1 and c["seeds"] == [0] and c["data_seed"] == 0
+    s = c["experiments"]["cap"]["search"]
+    assert s["eval_every"] == 500 and s["fixed"] == {} and s["initial_points"] == 8
+    # the rerun experiment inherits task and options from its source
+    assert c["experiments"]["par-rerun"]["task"] == "parentheses"
+    assert c["experiments"]["par-rerun"]["options"] == BASE["experiments"]["par"]["options"]
+    assert BASE["experiments"]["cap"]["search"] is SEARCH and "eval_every" not in SEARCH, "input was mutated"
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_validate(preset):
+    c = load_config(ROOT / "config" / preset, base_dir=ROOT)
+    assert c["preset"] == Path(preset).stem.replace("config", "default")
+    table = sweep_table(c)
+    assert len(table) > 0 and list(table.columns) == COLUMNS
+    assert not ((table["cell"] == "plus") & (table["depth"] < 2)).any(), "a depth-1 +RNN in the sweep"
+    assert (table["params"] <= table["budget"]).all()
+    assert (table["est_core_hours"] > 0).all()
+
+
+def test_paper_preset_is_the_paper_grid():
+    c = load_config(ROOT / "config" / "paper.yaml", base_dir=ROOT)
+    t = sweep_table(c)
+    assert len(t) >= 10_000
+    assert set(t["task"]) == {"capacity", "memory", "rcf", "text8", "parentheses", "arithmetic"}
+    assert set(t["cell"]) == {"rnn", "irnn", "ugrnn", "gru", "lstm", "plus"}
+    for task, depths in {"parentheses": {1, 2, 4, 8}, "capacity": {1, 2, 4}}.items():
+        assert set(t.loc[t.experiment == task, "depth"]) == depths
+    for task in ("capacity", "memory", "rcf", "text8", "parentheses", "arithmetic"):
+        assert t.loc[t.experiment == task, "budget"].nunique() >= 6, task
+    rnd = t[t.experiment == "parentheses-random"]
+    assert set(rnd["budget"]) == {200000} and set(rnd["depth"]) == {1, 8}
+    assert c["experiments"]["parentheses-random"]["search"]["trials"] == 1000
+    rr = t[t.experiment == "parentheses-rerun"]
+    assert set(rr["budget"]) == {100000} and set(rr["depth"]) == {1}
+    assert c["experiments"]["parentheses-rerun"]["search"]["trials"] == 100
+    assert {100000, 200000} <= set(t.loc[t.experiment == "parentheses", "budget"])
+    assert min(e["search"]["trials"] for n, e in c["experiments"].items() if e["mode"] == "search") >= 100
+
+
+def test_default_preset_covers_every_figure_role():
+    c = load_config(ROOT / "config" / "config.yaml", base_dir=ROOT)
+    assert set(c["roles"]) >= {"capacity", "unroll", "memory", "rcf", "parentheses", "arithmetic",
+                               "random_hp", "rerun_best"}
+    assert "text8" not in {e["task"] for e in c["experiments"].values()}, "default needs no download"
+
+
+def test_test_preset_has_every_task_and_mode():
+    c = load_config(ROOT / "config" / "test.yaml", base_dir=ROOT)
+    t = sweep_table(c)
+    assert set(t["task"]) == {"capacity", "memory", "rcf", "text8", "parentheses", "arithmetic"}
+    assert set(t["mode"]) == {"search", "random", "rerun"}
+    assert c["text8"]["synthetic"] and c["text8"]["path"].startswith("results/")
+    assert len(t) <= 40, "the test preset must stay tiny"
+
+
+def test_load_config_reads_yaml_and_dicts(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(BASE))
+    assert load_config(p) == load_config(BASE)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+# ---------------------------------------------------------------- bad configs: schema
+
+@pytest.mark.parametrize("change,key,words", [
+    ({"cells": ["rnn", "foo"]}, "cells[1]", ["'foo'"]),
+    ({"experiments.cap.cells": ["lstm", "bogus"]}, "experiments.cap.cells[1]", ["'bogus'"]),
+    ({"experiments.cap.task": "sorting"}, "experiments.cap.task", ["'sorting'"]),
+    ({"experiments.cap.budgets": [-100]}, "experiments.cap.budgets[0]", ["-100"]),
+    ({"experiments.cap.budgets": [300, 0]}, "experiments.cap.budgets[1]", ["0"]),
+    ({"experiments.cap.budgets": ["300"]}, "experiments.cap.budgets[0]", ["'300'", "integer"]),
+    ({"experiments.cap.budgets": []}, "experiments.cap.budgets", []),
+    ({"experiments.cap.depths": [0]}, "experiments.cap.depths[0]", []),
+    ({"seeds": []}, "seeds", []),
+    ({"seeds": [0, -1]}, "seeds[1]", []),
+    ({"experiments.cap.seeds": []}, "experiments.cap.seeds", []),
+    ({"threads": "two"}, "threads", ["'two'"]),
+    ({"threads": 0}, "threads", []),
+    ({"device": "tpu"}, "device", ["'tpu'"]),
+    ({"bogus": 1}, "bogus", ["unknown key"]),
+    ({"experiments.cap.budget": [300]}, "experiments.cap.budget", ["unknown key", "budgets"]),
+    ({"experiments.cap.search.trails": 3}, "experiments.cap.search.trails", ["unknown key", "trials"]),
+    ({"text8.paht": "x"}, "text8.paht", ["unknown key"]),
+    ({"experiments.cap.search.steps": [10]}, "experiments.cap.search.steps", []),
+    ({"experiments.cap.mode": "grid"}, "experiments.cap.mode", ["'grid'"]),
+    ({"experiments.cap.task": DELETE}, "experiments.cap", ["task"]),
+    ({"experiments.par-rerun.source": DELETE}, "experiments.par-rerun", ["source"]),
+    ({"roles.bogus": "cap"}, "roles.bogus", ["unknown key"]),
+    ({"roles.capacity": 3}, "roles.capacity", []),
+    ({"experiments": {}}, "experiments", []),
+])
+def test_schema_errors_name_the_key(change, key, words):
+    fails(cfg(**change), key, *words)
+
+
+def test_bad_experiment_name():
+    c = cfg()
+    c["experiments"]["a/b"] = c["experiments"].pop("cap")
+    c["roles"]["capacity"] = "a/b"
+    fails(c, "experiments", "'a/b'")
+
+
+# ---------------------------------------------------------------- bad configs: semantics
+
+def test_budget_below_the_smallest_model():
+    msg = fails(cfg(**{"experiments.cap.budgets": [300, 10]}), "experiments.cap.budgets[1]",
+                "budget 10 is below the smallest")
+    assert "rnn" in msg or "gru" in msg
+
+
+def test_budget_too_small_only_for_deep_or_gated_cells():
+    # 30 fits a depth-1 RNN with n_in 8 (15 parameters at width 1) but not a GRU (35)
+    msg = fails(cfg(**{"experiments.cap.budgets": [30], "experiments.cap.depths": [1]}),
+                "experiments.cap.budgets[0]", "gru")
+    assert "depth 1" in msg
+
+
+def test_plus_at_depth_1_listed_explicitly_is_an_error():
+    msg = fails(cfg(**{"experiments.cap.cells": ["rnn", "plus"]}), "experiments.cap.cells[1]",
+                "'plus'", "depth", "depths[0]")
+    assert "depth >= 2" in msg
+
+
+def test_plus_from_the_default_list_is_skipped_at_depth_1():
+    t = sweep_table(validate_config(BASE))
+    cap = t[t.experiment == "cap"]
+    assert set(cap.loc[cap.cell == "plus", "depth"]) == {2}
+    assert set(cap.loc[cap.cell == "rnn", "depth"]) == {1, 2}
+    # and an explicit list without depth 1 is fine
+    validate_config(cfg(**{"experiments.cap.cells": ["plus"], "experiments.cap.depths": [2, 4]}))
+
+
+def test_only_plus_at_depth_1_has_nothing_to_run():
+    fails(cfg(**{"cells": ["plus"]}), "experiments.par.depths", "no cell")
+
+
+@pytest.mark.parametrize("change,key,words", [
+    ({"experiments.cap.options.n_in_": 3}, "experiments.cap.options.n_in_", ["unknown option"]),
+    ({"experiments.cap.options.n_samples": 100000}, "experiments.cap.options.n_samples", ["2**n_in"]),
+    ({"experiments.cap.options.seq_len": "five"}, "experiments.cap.options.seq_len", ["integer"]),
+    ({"experiments.par.options.seq_len": 0}, "experiments.par.options.seq_len", [">= 1"]),
+])
+def test_task_options_are_checked_by_the_task(change, key, words):
+    fails(cfg(**change), key, *words)
+
+
+def test_rerun_source_missing():
+    fails(cfg(**{"experiments.par-rerun.source": "nope"}), "experiments.par-rerun.source", "'nope'", "does not exist")
+
+
+def test_rerun_source_lacks_budget_or_depth_or_seed_or_cell():
+    fails(cfg(**{"experiments.par-rerun.budgets": [3000, 4000]}), "experiments.par-rerun.budgets[1]", "4000")
+    fails(cfg(**{"experiments.par-rerun.depths": [2]}), "experiments.par-rerun.depths[0]", "depth 2")
+    fails(cfg(**{"experiments.par-rerun.seeds": [7]}), "experiments.par-rerun.seeds[0]", "seed 7")
+    fails(cfg(**{"experiments.par.cells": ["rnn"], "experiments.par-rerun.cells": ["gru"]}),
+          "experiments.par-rerun.cells[0]", "'gru'")
+
+
+def test_rerun_of_a_rerun_and_source_outside_rerun():
+    c = cfg()
+    c["experiments"]["rr2"] = {"mode": "rerun", "source": "par-rerun", "budgets": [3000], "depths": [1]}
+    fails(c, "experiments.rr2.source", "itself a rerun")
+    fails(cfg(**{"experiments.cap.source": "par"}), "experiments.cap.source", "only a rerun")
+
+
+def test_rerun_task_or_options_differ_from_source():
+    fails(cfg(**{"experiments.par-rerun.task": "capacity"}), "experiments.par-rerun.task", "differs")
+    fails(cfg(**{"experiments.par-rerun.options": {"seq_len": 9, "n_eval": 16}}),
+          "experiments.par-rerun.options", "differs")
+
+
+def test_rerun_rows_point_at_the_source_best():
+    c = validate_config(BASE)
+    t = sweep_table(c)
+    row = t[(t.experiment == "par-rerun") & (t.cell == "gru")].iloc[0]
+    spec = train_spec(c, row)
+    assert spec["source_best"] == "results/runs/par/gru/p3000/d1/s0/best.json"
+    assert spec["mode"] == "rerun" and spec["task"] == "parentheses"
+
+
+@pytest.mark.parametrize("change,key,words", [
+    ({"roles.capacity": "nope"}, "roles.capacity", ["'nope'", "does not exist"]),
+    ({"roles.memory": ["cap"]}, "roles.memory[0]", ["'cap'", "memory"]),
+    ({"roles.random_hp": "par"}, "roles.random_hp", ["mode 'random'"]),
+    ({"roles.rerun_best": "par-rnd"}, "roles.rerun_best", ["mode 'rerun'"]),
+    ({"roles.unroll": ["cap", "ghost"]}, "roles.unroll[1]", ["'ghost'"]),
+    ({"experiments.cap.enabled": False}, "roles.capacity", ["disabled"]),
+])
+def test_roles(change, key, words):
+    fails(cfg(**change), key, *words)
+
+
+def test_disabled_experiments_leave_the_sweep():
+    c = cfg(**{"experiments.cap.enabled": False, "roles.capacity": DELETE})
+    t = sweep_table(validate_config(c))
+    assert "cap" not in set(t.experiment)
+    everything_off = cfg(roles={})
+    for e in everything_off["experiments"].values():
+        e["enabled"] = False
+    fails(everything_off, "experiments", "disabled")
+
+
+@pytest.mark.parametrize("change,key,words", [
+    ({"experiments.cap.search.fixed": {"bogus": 1}}, "experiments.cap.search.fixed.bogus", ["not a HP"]),
+    ({"experiments.cap.search.fixed": {"b_fg": 1.0}}, "experiments.cap.search.fixed.b_fg", ["rnn"]),
+    ({"experiments.cap.search.fixed": {"optimizer": "lbfgs"}}, "experiments.cap.search.fixed.optimizer", ["lbfgs"]),
+    ({"experiments.cap.search.ranges": {"lr": [0.1, 0.01]}}, "experiments.cap.search.ranges.lr", ["low"]),
+    ({"experiments.cap.search.ranges": {"lr": [0.1]}}, "experiments.cap.search.ranges.lr", []),
+    ({"experiments.cap.search.ranges": {"lr": "fast"}}, "experiments.cap.search.ranges.lr", []),
+    ({"experiments.cap.search.steps": [100, 10]}, "experiments.cap.search.steps", ["low 100 > high 10"]),
+])
+def test_search_settings(change, key, words):
+    fails(cfg(**change), key, *words)
+
+
+def test_task_hps_can_be_fixed():
+    c = validate_config(cfg(**{"experiments.cap.search.fixed": {"b_ratio": 2.0, "presentation": "every",
+                                                                "optimizer": "adam"}}))
+    assert c["experiments"]["cap"]["search"]["fixed"]["b_ratio"] == 2.0
+
+
+# ---------------------------------------------------------------- text8
+
+def text8_cfg(**t8):
+    c = cfg()
+    c["experiments"]["t8"] = {"task": "text8", "options": {"seq_len": 8, "warmup": 2, "n_eval": 8},
+                              "cells": ["rnn"], "budgets": [2000], "depths": [1], "search": SEARCH}
+    c["text8"] = t8
+    return c
+
+
+def test_text8_missing_file_is_an_error(tmp_path):
+    fails(text8_cfg(path="resources/text8"), "text8.path", "does not exist", "experiments.t8", base_dir=tmp_path)
+
+
+def test_text8_present_file_or_download(tmp_path):
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "text8").write_text("abc def")
+    c = validate_config(text8_cfg(path="resources/text8"), base_dir=tmp_path)
+    assert c["experiments"]["t8"]["options"]["path"] == "resources/text8"
+    c = validate_config(text8_cfg(path="elsewhere/text8", download=True), base_dir=tmp_path)
+    assert c["experiments"]["t8"]["options"]["download"] is True
+
+
+def test_text8_synthetic_must_live_under_results(tmp_path):
+    fails(text8_cfg(path="resources/text8", synthetic=True), "text8.path", "results/", base_dir=tmp_path)
+    c = validate_config(text8_cfg(path="results/t8.txt", synthetic=True), base_dir=tmp_path)
+    assert c["experiments"]["t8"]["options"]["download"] is False
+
+
+def test_text8_shared_options_only_at_top_level(tmp_path):
+    c = text8_cfg(path="results/t8.txt", synthetic=True)
+    c["experiments"]["t8"]["options"]["path"] = "other"
+    fails(c, "experiments.t8.options.path", "text8.path", base_dir=tmp_path)
+
+
+def test_text8_not_needed_without_a_text8_experiment(tmp_path):
+    validate_config(cfg(text8={"path": "nowhere"}), base_dir=tmp_path)
+
+
+def test_synthetic_corpus_is_deterministic_text8_alphabet(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    write_synthetic_text8(a, 5000, 0)
+    write_synthetic_text8(b, 5000, 0)
+    write_synthetic_text8(c, 5000, 1)
+    assert a.read_text() == b.read_text() != c.read_text()
+    assert len(a.read_text()) == 5000 and set(a.read_text()) <= set("abcdefghijklmnopqrstuvwxyz ")
+
+
+# ---------------------------------------------------------------- no side effects
+
+def test_validation_touches_no_file(tmp_path):
+    before = sorted(os.walk(tmp_path))
+    with pytest.raises(ConfigError):
+        validate_config(text8_cfg(path="resources/text8"), base_dir=tmp_path)
+    validate_config(BASE, base_dir=tmp_path)
+    assert sorted(os.walk(tmp_path)) == before
+
+
+# ---------------------------------------------------------------- sweep
+
+def test_sweep_rows_and_specs():
+    c = validate_config(cfg(seeds=[0, 1]))
+    t = sweep_table(c)
+    # cap: (rnn, gru) x depths {1,2} + plus x depth 2 = 5 cell-depths x 2 budgets x 2 seeds
+    assert (t.experiment == "cap").sum() == 20
+    assert (t.experiment == "par-rnd").sum() == 2 * (2 + 2 + 1)
+    row = t[(t.experiment == "cap") & (t.cell == "gru") & (t.depth == 2) & (t.budget == 600) & (t.seed == 1)].iloc[0]
+    assert run_dir(row) == "results/runs/cap/gru/p600/d2/s1"
+    spec = train_spec(c, row)
+    assert spec["data_dir"] == "results/data/cap/seed0"
+    assert spec["options"] == {"n_in": 8, "seq_len": 3, "n_samples": 128}
+    assert spec["search"]["trials"] == 2 and spec["search"]["eval_every"] == 500
+    assert spec["source_best"] is None and "device" not in spec
+    text = spec_json(spec)
+    assert json.loads(text) == spec and text == spec_json(json.loads(text)) and " " not in text
+
+
+def test_spec_changes_only_with_the_experiment():
+    """A change to one experiment changes only its runs' specs (what makes Snakemake rerun them)."""
+    c1 = validate_config(BASE)
+    c2 = validate_config(cfg(**{"experiments.par.search.trials": 5}))
+    t = sweep_table(c1)
+    changed = {r.experiment for r in t.itertuples() if spec_json(train_spec(c1, r._asdict())) !=
+               spec_json(train_spec(c2, r._asdict()))}
+    assert changed == {"par"}
+
+
+def test_cost_grows_with_size_and_trials():
+    t = sweep_table(validate_config(BASE))
+    cap = t[(t.experiment == "cap") & (t.cell == "rnn") & (t.depth == 1)].set_index("budget")
+    assert cap.loc[600, "est_core_hours"] > cap.loc[300, "est_core_hours"]
+    more = sweep_table(validate_config(cfg(**{"experiments.cap.search.trials": 20})))
+    assert more[more.experiment == "cap"]["est_core_hours"].sum() > t[t.experiment == "cap"]["est_core_hours"].sum()
+
+
+def test_describe():
+    t = sweep_table(validate_config(BASE))
+    text = describe(t)
+    assert text.startswith(f"{len(t)} training jobs, ~") and "core-hours estimated" in text
+    text = describe(t, [True] + [False] * (len(t) - 1))
+    assert "(1 done;" in text
