@@ -5,6 +5,7 @@ Every test runs in a temporary copy of the repository (tracked and untracked, no
 files; no results/), so nothing here touches the checkout's results.
 """
 
+import base64
 import os
 import re
 import shutil
@@ -177,7 +178,14 @@ def cli_commands() -> set[str]:
 
 
 def runs_done(repo: Path) -> dict[str, int]:
-    return {str(p.parent.relative_to(repo)): p.stat().st_mtime_ns for p in (repo / "results" / "runs").glob("**/best.json")}
+    """Run directories Snakemake considers finished -> best.json mtime. A best.json alone is not
+    enough: a job killed after writing it but before exiting is incomplete and is redone."""
+    out = {}
+    for p in (repo / "results" / "runs").glob("**/best.json"):
+        key = base64.urlsafe_b64encode(str(p.relative_to(repo)).encode()).decode()  # Snakemake's record name
+        if (repo / ".snakemake" / "metadata" / key).exists() and not (repo / ".snakemake" / "incomplete" / key).exists():
+            out[str(p.parent.relative_to(repo))] = p.stat().st_mtime_ns
+    return out
 
 
 def run_until(repo: Path, n_done: int, sig: int, timeout: float = 600) -> dict[str, int]:
@@ -250,7 +258,14 @@ def test_end_to_end_test_preset(tmp_path):
     changed = sorted(k for k in after if before.get(k) != after[k])
     assert changed == ["results/runs/parentheses-rerun/rnn/p3000/d1/s0", "results/runs/parentheses/rnn/p3000/d1/s0"]
 
-    # 5. a config change touching one experiment reruns only its runs
+    # 5. runtime choices retrain nothing; a config change touching one experiment reruns only its runs
     stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml",
-                          "--config", "device=cuda").stdout)
-    assert stats == {}, "the device is a runtime choice and must not retrain anything"
+                          "--config", "device=cuda", "threads=2").stdout)
+    assert stats == {}, "the device and threads are runtime choices and must not retrain anything"
+    cfg = repo / "config" / "test.yaml"
+    text = cfg.read_text()
+    assert text.count("{trials: 3, ensemble: 3,") == 1
+    cfg.write_text(text.replace("{trials: 3, ensemble: 3,", "{trials: 4, ensemble: 3,"))
+    r = smk(repo, "-n", "--configfile", "config/test.yaml")
+    assert job_stats(r.stdout).get("train") == 2 and "params have changed" in r.stdout
+    assert re.findall(r"wildcards: experiment=([\w.-]+)", r.stdout) == ["parentheses-rerun"] * 2

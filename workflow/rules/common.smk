@@ -33,6 +33,11 @@ try:
 except ImportError:  # analysis not installed: the fit is then known by its last file only
     FIT_FILES, FIT_NUMBERS = {}, "numbers.json"
 FIT_OUTPUTS = [f"results/fits/{name}.csv" for name in FIT_FILES] + [f"results/fits/{FIT_NUMBERS}"]
+try:
+    from rnncap.analysis.tables import BUILDERS as _TABLE_BUILDERS
+except ImportError:
+    _TABLE_BUILDERS = {}
+TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in _TABLE_BUILDERS for ext in ("tex", "md")]
 
 _done = [os.path.exists(f"{d}/best.json") for d in RUN_DIRS]
 print(f"rnncap [{CFG['preset']}]: {rnncap_sweep.describe(SWEEP, _done)}", file=sys.stderr)
@@ -182,8 +187,18 @@ def figures_input_dir(wildcards, input):
     return os.path.dirname(input.figures[0])
 
 
+def tables_input_dir(wildcards, input):
+    return os.path.dirname(input.tables[0])
+
+
 def final_outputs():
+    """Figures, tables, scorecard, report, and every run's best.json: Snakemake does not
+    regenerate a missing intermediate whose consumers are up to date, so a deleted run
+    directory would otherwise stay deleted. Requested here, it is retrained, and then
+    everything downstream of it (a rerun of it, aggregate, fit, figures) by mtime."""
     return (
-        expand("paper/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"])
-        + ["paper/tables", "paper/scorecard.md", "results/paper/rnncap.html"]
+        all_best()
+        + expand("paper/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"])
+        + TABLE_OUTPUTS
+        + ["paper/scorecard.md", "results/paper/rnncap.html"]
     )

@@ -159,19 +159,20 @@ rule figure_figA1:
 
 
 rule tables:
-    """paper/tables/*.tex and *.md (Table 1, App.1, App.2, Fig. 1i)."""
+    """paper/tables/*.tex and *.md (Table 1, App.1, App.2, Fig. 1i, capacity summary)."""
     input:
         fits=FIT_OUTPUTS,
     output:
-        tables=directory("paper/tables"),
+        tables=TABLE_OUTPUTS,
     params:
         fits=fits_dir,
+        out=out_dir,
     log:
         "logs/tables.log",
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "rnncap tables --fits {params.fits} --out {output.tables} > {log} 2>&1"
+        "rnncap tables --fits {params.fits} --out {params.out} > {log} 2>&1"
 
 
 rule scorecard:
@@ -193,21 +194,24 @@ rule scorecard:
 
 
 rule paper:
-    """The reproduction report: figures, tables and scorecard in one HTML document."""
+    """The reproduction report (paper/rnncap.md filled from the fits): figures, tables and
+    scorecard in one self-contained HTML document."""
     input:
+        template="paper/rnncap.md",
         figures=expand("paper/figures/{fig}.png", fig=FIGURES),
-        tables="paper/tables",
+        tables=TABLE_OUTPUTS,
         scorecard="paper/scorecard.md",
         fits=FIT_OUTPUTS,
     output:
-        html="results/paper/rnncap.html",
+        html=report("results/paper/rnncap.html", category="Report"),
     params:
         fits=fits_dir,
         figures=figures_input_dir,
+        tables=tables_input_dir,
         preset=preset_name,
     log:
         "logs/paper.log",
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "rnncap paper --fits {params.fits} --figures {params.figures} --tables {input.tables} --scorecard {input.scorecard} --preset {params.preset} --out {output.html} > {log} 2>&1"
+        "rnncap paper --template {input.template} --fits {params.fits} --figures {params.figures} --tables {params.tables} --scorecard {input.scorecard} --preset {params.preset} --out {output.html} > {log} 2>&1"
