@@ -258,7 +258,12 @@ def test_end_to_end_test_preset(tmp_path):
     changed = sorted(k for k in after if before.get(k) != after[k])
     assert changed == ["results/runs/parentheses-rerun/rnn/p3000/d1/s0", "results/runs/parentheses/rnn/p3000/d1/s0"]
 
-    # 5. runtime choices retrain nothing; a config change touching one experiment reruns only its runs
+    # 5. the Snakemake report (figures with their captions, scorecard, reproduction report)
+    smk(repo, "--report", "report.html", "--configfile", "config/test.yaml")
+    html = (repo / "report.html").read_text(errors="replace")
+    assert "fig1.png" in html and "scorecard.md" in html and "rnncap.html" in html
+
+    # 6. runtime choices retrain nothing; a config change touching one experiment reruns only its runs
     stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml",
                           "--config", "device=cuda", "threads=2").stdout)
     assert stats == {}, "the device and threads are runtime choices and must not retrain anything"
