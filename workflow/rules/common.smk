@@ -25,19 +25,14 @@ RUNS = {
     for r in SWEEP.itertuples(index=False)
 }
 RUN_DIRS = [rnncap_sweep.run_dir(r) for r in RUNS.values()]
-EXPERIMENTS = sorted(SWEEP["experiment"].unique())
 FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "figA1"]
 
-try:
-    from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
-except ImportError:  # analysis not installed: the fit is then known by its last file only
-    FIT_FILES, FIT_NUMBERS = {}, "numbers.json"
+# the fit and table files are declared by the library that writes them
+from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
+from rnncap.analysis.tables import BUILDERS as TABLE_BUILDERS
+
 FIT_OUTPUTS = [f"results/fits/{name}.csv" for name in FIT_FILES] + [f"results/fits/{FIT_NUMBERS}"]
-try:
-    from rnncap.analysis.tables import BUILDERS as _TABLE_BUILDERS
-except ImportError:
-    _TABLE_BUILDERS = {}
-TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in _TABLE_BUILDERS for ext in ("tex", "md")]
+TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in TABLE_BUILDERS for ext in ("tex", "md")]
 
 _done = [os.path.exists(f"{d}/best.json") for d in RUN_DIRS]
 print(f"rnncap [{CFG['preset']}]: {rnncap_sweep.describe(SWEEP, _done)}", file=sys.stderr)
