@@ -39,7 +39,7 @@ def test_cuda_training_run(tmp_path):
 
     opts = {"n_in": 12, "seq_len": 5, "n_samples": 2000}
     get_task_class("capacity").make_data(0, tmp_path / "d", **opts)
-    spec = {"experiment": "capacity", "task": "capacity", "mode": "search", "cell": "lstm", "budget": 400,
+    spec = {"experiment": "capacity", "task": "capacity", "mode": "random", "cell": "lstm", "budget": 400,
             "depth": 1, "seed": 0, "options": opts, "data_dir": str(tmp_path / "d"),
             "search": {"trials": 4, "ensemble": 4, "batch_size": 256, "steps": [200, 200], "eval_every": 100,
                        "fixed": {"optimizer": "adam", "lr": 0.02}}}

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import optuna
 import pandas as pd
 import torch
 
@@ -45,7 +44,9 @@ def search_space(cell: str, task_dims: list[HPDim], search: Mapping[str, Any], w
     return apply_overrides(dims, search.get("fixed", {}), search.get("ranges", {}), where)
 
 
-def _distribution(d: HPDim) -> optuna.distributions.BaseDistribution:
+def _distribution(d: HPDim):
+    import optuna
+
     if d.kind == "cat":
         return optuna.distributions.CategoricalDistribution(list(d.choices))
     if d.kind == "int":
@@ -60,6 +61,9 @@ def _fixed_value(d: HPDim) -> Any:
 def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
               higher_is_better: bool, initial_points: int) -> list[dict[str, Any]]:
     """k new HP sets from a GP tuner that has seen the finished trials `done`."""
+    import optuna  # only the search mode needs it (and its import costs ~1 s)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     free = [d for d in dims if not d.fixed]
     dists = {d.name: _distribution(d) for d in free}
     sampler = optuna.samplers.GPSampler(seed=derive_seed(seed, batch, 7) % 2**32,
