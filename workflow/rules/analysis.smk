@@ -34,7 +34,7 @@ rule aggregate:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "xargs -x -n 1000000 -s $(( $(getconf ARG_MAX) / 2 )) rnncap aggregate --out-trials {output.trials} --out-best {output.best} < {input.runs} > {log} 2>&1"
+        "rnncap aggregate --runs-from {input.runs} --out-trials {output.trials} --out-best {output.best} > {log} 2>&1"
 
 
 rule fit:
