@@ -252,3 +252,26 @@ def test_toy_workflow_through_ci_slurm_gpu(tmp_path):
     summary_id = re.match(r"summarize slurm_job_id=(\d+)", (work / "results/summary.txt").read_text()).group(1)
     row = _sacct([summary_id], "JobID,Comment,State,ReqTRES,AllocTRES")[summary_id]
     assert row["State"] == "COMPLETED" and "gres/gpu" not in row["AllocTRES"], row
+
+
+@pytest.mark.slurm
+@slurm_cluster
+def test_real_pipeline_test_preset_through_ci_slurm(tmp_path):
+    """config/test.yaml end to end with every non-local job submitted through sbatch."""
+    from test_workflow import copy_repo
+
+    repo = copy_repo(tmp_path / "repo")
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")
+    t0 = time.monotonic()
+    res = run_through_profile(repo, "ci-slurm", extra_args=["--configfile", "config/test.yaml"], timeout=1200)
+    assert res.returncode == 0, res.stdout[-6000:]
+    print(f"test preset through SLURM: {time.monotonic() - t0:.0f} s")
+    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5", "figA1"):
+        assert (repo / "paper" / "figures" / f"{fig}.png").stat().st_size > 0
+    n_runs = len(list((repo / "results" / "runs").glob("*/*/p*/d*/s*/best.json")))
+    # every training job ran as a SLURM job and completed (plugin comment: rule_train_wildcards_...)
+    time.sleep(3)  # records reach slurmdbd 1-2 s after a job ends
+    res = _sh("sacct", "-X", "-n", "-P", "-S", since, "-o", "JobID,Comment,State")
+    train_rows = [line.split("|") for line in res.stdout.splitlines() if "|rule_train" in line]
+    assert n_runs > 0 and len(train_rows) == n_runs, (n_runs, train_rows[-5:])
+    assert all(r[2] == "COMPLETED" for r in train_rows), train_rows

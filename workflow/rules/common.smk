@@ -11,6 +11,17 @@ from snakemake.utils import validate
 from rnncap.config import ConfigError, load_config
 from rnncap import sweep as rnncap_sweep
 
+# --- shell rules call `rnncap`: make the one beside the Python running Snakemake win, so
+# `.venv/bin/snakemake` works without activating the venv (a conda env's own bin, put
+# first by --sdm conda, still takes precedence inside its jobs)
+envvars:
+    "PATH",
+
+
+_BIN = os.path.dirname(sys.executable)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
 # --- config: the library's checks first (messages name the key), then Snakemake's schema check
 try:
     CFG = load_config(config, base_dir=os.getcwd())
