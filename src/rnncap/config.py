@@ -18,6 +18,7 @@ Only reads files (the schema, text8's path); never writes.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -350,9 +351,16 @@ def _check_experiment(cfg: dict, name: str, base_dir: Path) -> None:
         raise ConfigError(f"{where}.search.steps: low {lo} > high {hi}")
     if s["initial_points"] > s["trials"] and exp["mode"] == "search":
         pass  # fine: the whole run is quasi-random then
+    from .hparams import is_pattern
+
     for key in ("fixed", "ranges"):
         for hp in s[key]:
             known = {c: hp_names(task, c) for c in cells}
+            if is_pattern(hp):  # a glob may skip cells without such blocks, but must match somewhere
+                if not any(fnmatch.filter(sorted(k), hp) for k in known.values()):
+                    raise ConfigError(f"{where}.search.{key}.{hp}: pattern matches no HP of task {task} "
+                                      f"with cells {cells}")
+                continue
             if not any(hp in k for k in known.values()):
                 allk = sorted(set().union(*known.values()))
                 raise ConfigError(f"{where}.search.{key}.{hp}: not a HP of task {task} with cells {cells} "

@@ -8,6 +8,7 @@ plain dict and a row of the trial table.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from typing import Any, Mapping, Sequence
 
@@ -58,15 +59,36 @@ def optim_space(steps: tuple[int, int]) -> list[HPDim]:
     ]
 
 
+def is_pattern(key: str) -> bool:
+    return any(ch in key for ch in "*?[")
+
+
+def _expand(table: Mapping[str, Any], names: list[str], where: str) -> dict[str, Any]:
+    """Resolve glob keys (`in_scale_*`, `b_fg*`) to this space's names; exact names win.
+
+    A pattern may match nothing in one cell's space (cells differ in blocks); an exact
+    name must exist.
+    """
+    out: dict[str, Any] = {}
+    for key, v in table.items():
+        if is_pattern(key):
+            for n in fnmatch.filter(names, key):
+                out.setdefault(n, v)
+    for key, v in table.items():
+        if not is_pattern(key):
+            if key not in names:
+                raise KeyError(f"{where}.{key}: not a HP of this search (have: {', '.join(sorted(names))})")
+            out[key] = v
+    return out
+
+
 def apply_overrides(
     dims: Sequence[HPDim], fixed: Mapping[str, Any], ranges: Mapping[str, Sequence[Any]], where: str
 ) -> list[HPDim]:
-    """Pin (`fixed`) or narrow (`ranges`) dimensions; unknown names are an error naming the key."""
-    names = {d.name for d in dims}
-    for key, table in (("fixed", fixed), ("ranges", ranges)):
-        for name in table:
-            if name not in names:
-                raise KeyError(f"{where}.{key}.{name}: not a HP of this search (have: {', '.join(sorted(names))})")
+    """Pin (`fixed`) or narrow (`ranges`) dimensions; keys are names or glob patterns."""
+    names = [d.name for d in dims]
+    fixed = _expand(fixed, names, f"{where}.fixed")
+    ranges = _expand(ranges, names, f"{where}.ranges")
     out = []
     for d in dims:
         if d.name in fixed:
