@@ -7,8 +7,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from .analysis.common import best_rows
 from .schema import RUN_KEYS
-from .search import best_trial
 
 
 def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
@@ -25,5 +25,4 @@ def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
 
 def best_per_run(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per run: its best feasible trial (runs where every trial diverged are left out)."""
-    rows = [b for _, g in trials.groupby(list(RUN_KEYS), sort=True) if (b := best_trial(g)) is not None]
-    return pd.DataFrame(rows).reset_index(drop=True) if rows else trials.iloc[0:0].copy()
+    return best_rows(trials, RUN_KEYS).drop(columns=["n_trials", "n_feasible"])

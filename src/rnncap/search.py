@@ -199,10 +199,8 @@ def _isnan(v: Any) -> bool:
 
 
 def best_trial(df: pd.DataFrame) -> pd.Series | None:
-    """The feasible trial with the best validation metric (spec §4 selection)."""
-    ok = df[~df["infeasible"].astype(bool) & np.isfinite(df["valid_metric"].astype(float))]
-    if ok.empty:
-        return None
-    higher = bool(ok["higher_is_better"].iloc[0])
-    i = ok["valid_metric"].astype(float).idxmax() if higher else ok["valid_metric"].astype(float).idxmin()
-    return ok.loc[i]
+    """The feasible trial with the best validation metric (spec §4 selection), or None."""
+    from .analysis.common import best_rows  # the one implementation of the selection rule
+
+    best = best_rows(df.assign(_run=0), ["_run"])
+    return None if best.empty else best.drop(columns=["_run", "n_trials", "n_feasible"]).iloc[0]

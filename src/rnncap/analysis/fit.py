@@ -14,11 +14,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .. import io
+from .. import io, schema
 from . import capacity, losscurves, memory, randomhp, trainability
 from .common import ROLES, best_rows, feasible_mask, parse_roles, select_role
 
-RUN_KEYS = ["experiment", "task", "mode", "cell", "budget", "depth", "seed"]
+RUN_KEYS = list(schema.RUN_KEYS)
 
 # name -> (role, columns, what it holds)
 FIT_FILES: dict[str, tuple[str, list[str], str]] = {
