@@ -470,7 +470,7 @@ def fig5(fits: Fits, preset: str) -> plt.Figure:
     for j, (ax, dep) in enumerate(zip(axes[0], depths)):
         d = losses[losses["depth"] == dep] if len(losses) else losses
         budget = f", {_compact(int(d['budget'].iloc[0]))} params" if len(d) else ""
-        panel_title(ax, "ab"[j] if j < 2 else str(j), f"random HPs, depth {dep}{budget}")
+        panel_title(ax, "abcdefgh"[j], f"random HPs, depth {dep}{budget}")
         if d.empty:
             not_run(ax)
             continue
