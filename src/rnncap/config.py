@@ -47,19 +47,6 @@ ROLE_TASKS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "rerun_best": (TASKS, "rerun"),
 }
 
-# Fallback task facts, used only where rnncap.tasks cannot be imported. The task classes
-# (rnncap.tasks.get_task_class(name).DEFAULTS) are the reference.
-FALLBACK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "capacity": {"n_in": 32, "seq_len": 5, "n_samples": 100000},
-    "memory": {"n_in": 64, "seq_len": 12, "n_eval": 4096},
-    "rcf": {"n_samples": 10000, "dim": 50, "tau": 5000.0, "seq_len": 50},
-    "text8": {"path": None, "url": "http://mattmahoney.net/dc/text8.zip", "sha256": None, "download": False,
-              "seq_len": 50, "warmup": 13, "n_eval": 1024},
-    "parentheses": {"seq_len": 175, "n_eval": 1024},
-    "arithmetic": {"seq_len": 36, "n_eval": 1024},
-}
-# task HPs the tuner searches besides the optimiser and cell HPs (Task.hp_space)
-TASK_HPS: dict[str, tuple[str, ...]] = {"capacity": ("b_ratio", "presentation"), "arithmetic": ("compute_steps",)}
 # text8 options that come from the top-level `text8` block, never from an experiment's options
 TEXT8_SHARED = ("path", "url", "sha256", "download")
 
@@ -92,15 +79,10 @@ def key_path(parts: Any) -> str:
     return out or "<config>"
 
 
-def _task_class(task: str) -> Any | None:
-    try:
-        from .tasks import get_task_class
-    except ImportError:
-        return None
-    try:
-        return get_task_class(task)
-    except Exception:  # noqa: BLE001 - a task module still being written: use the fallback table
-        return None
+def _task_class(task: str) -> Any:
+    from .tasks import get_task_class
+
+    return get_task_class(task)
 
 
 def task_facts(task: str, options: Mapping[str, Any] | None = None, where: str = "options") -> TaskFacts:
@@ -109,31 +91,23 @@ def task_facts(task: str, options: Mapping[str, Any] | None = None, where: str =
         raise ConfigError(f"{where}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
     options = dict(options or {})
     cls = _task_class(task)
-    if cls is not None and hasattr(cls, "check_options"):
-        try:
-            opts = dict(cls.check_options(options))
-        except Exception as e:  # TaskError: "task.key: reason" -> "where.key: reason"
-            msg = str(e)
-            m = re.match(rf"{task}: unknown option '([^']+)'", msg)
-            if m:
-                raise ConfigError(f"{where}.{m.group(1)}: unknown option of task {task}"
-                                  f"{msg[m.end():]}") from None
-            prefix = f"{task}."
-            if msg.startswith(prefix):
-                raise ConfigError(f"{where}.{msg[len(prefix):]}") from None
-            if msg.startswith(f"{task}: "):
-                msg = msg[len(task) + 2:]
-            raise ConfigError(f"{where}: {msg}") from None
-    else:
-        defaults = FALLBACK_DEFAULTS[task]
-        unknown = sorted(set(options) - set(defaults))
-        if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown option of task {task} "
-                              f"(expected one of {', '.join(defaults)})")
-        opts = {**defaults, **options}
+    try:
+        opts = dict(cls.check_options(options))
+    except Exception as e:  # TaskError: "task.key: reason" -> "where.key: reason"
+        msg = str(e)
+        m = re.match(rf"{task}: unknown option '([^']+)'", msg)
+        if m:
+            raise ConfigError(f"{where}.{m.group(1)}: unknown option of task {task}"
+                              f"{msg[m.end():]}") from None
+        prefix = f"{task}."
+        if msg.startswith(prefix):
+            raise ConfigError(f"{where}.{msg[len(prefix):]}") from None
+        if msg.startswith(f"{task}: "):
+            msg = msg[len(task) + 2:]
+        raise ConfigError(f"{where}: {msg}") from None
     n_in, n_out = _io_dims(task, opts)
     T = int(opts.get("seq_len", 1))
-    kind = getattr(cls, "input_kind", None) or ("index" if task in ("text8", "parentheses", "arithmetic") else "dense")
+    kind = cls.input_kind
     readouts = {"capacity": max(1, T - 4), "arithmetic": min(T, 10), "text8": T - int(opts.get("warmup", 0))}
     return TaskFacts(task, n_in, n_out, T, opts, kind, max(1, readouts.get(task, 1)),
                      10 if task == "parentheses" else 1)
@@ -156,27 +130,16 @@ def _io_dims(task: str, o: Mapping[str, Any]) -> tuple[int, int]:
 
 def hp_names(task: str, cell: str) -> set[str]:
     """Names a search's `fixed`/`ranges` may use for this task and cell."""
-    from .hparams import cell_space, optim_space
-
-    dims = search_dims(task, cell, (1, 2))
-    if dims is not None:
-        return {d.name for d in dims}
-    return {d.name for d in optim_space((1, 2)) + cell_space(cell)} | set(TASK_HPS.get(task, ()))
+    return {d.name for d in search_dims(task, cell, (1, 2))}
 
 
-def search_dims(task: str, cell: str, steps: tuple[int, int]) -> list | None:
-    """The HP dimensions a run of (task, cell) searches, or None if the task's HPs are unknown here."""
-    from .hparams import cell_space, optim_space
+def search_dims(task: str, cell: str, steps: tuple[int, int]) -> list:
+    """The HP dimensions a run of (task, cell) searches (the train stage's own space)."""
+    from .hparams import full_space
 
-    dims = optim_space(steps) + cell_space(cell)
     cls = _task_class(task)
-    if cls is None:
-        return None
-    try:  # Task.hp_space needs no data for the paper tasks
-        dims += list(cls.hp_space(cls.__new__(cls)))
-    except Exception:  # noqa: BLE001
-        return None
-    return dims
+    # Task.hp_space needs no data for the paper tasks, so an instance without data will do
+    return full_space(cell, cls.hp_space(cls.__new__(cls)), steps)
 
 
 # --------------------------------------------------------------------------- schema
@@ -375,8 +338,6 @@ def _check_experiment(cfg: dict, name: str, base_dir: Path) -> None:
             raise ConfigError(f"{where}.search.ranges.{hp}: expected [low, high] with low <= high, got {v}")
     for c in cells:  # values: the same code the search runs (hparams.apply_overrides)
         dims = search_dims(task, c, (lo, hi))
-        if dims is None:
-            continue
         from .hparams import apply_overrides
 
         try:

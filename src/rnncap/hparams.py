@@ -59,6 +59,11 @@ def optim_space(steps: tuple[int, int]) -> list[HPDim]:
     ]
 
 
+def full_space(cell: str, task_dims: Sequence[HPDim], steps: tuple[int, int]) -> list[HPDim]:
+    """Every dimension a run searches: optimizer, cell, then task HPs (the order of trial tables)."""
+    return optim_space(steps) + cell_space(cell) + list(task_dims)
+
+
 def is_pattern(key: str) -> bool:
     return any(ch in key for ch in "*?[")
 

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from . import __version__, io
-from .hparams import apply_overrides, cell_space, optim_space
+from .hparams import apply_overrides, full_space
 from .model import Arch
 from .params import solve_width
 from .schema import HP_PREFIX, OPT_PREFIX
@@ -40,7 +40,7 @@ MODES = ("search", "random", "rerun")
 
 def search_space(cell: str, task_dims: list[HPDim], search: Mapping[str, Any], where: str) -> list[HPDim]:
     steps = search.get("steps", [1000, 1000])
-    dims = optim_space((int(steps[0]), int(steps[1]))) + cell_space(cell) + task_dims
+    dims = full_space(cell, task_dims, (int(steps[0]), int(steps[1])))
     return apply_overrides(dims, search.get("fixed", {}), search.get("ranges", {}), where)
 
 
