@@ -77,6 +77,31 @@ def check_depth(cell: str, depth: int) -> None:
 Nonlin = Callable[[Tensor], Tensor]
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    """tanh(z) = 2·sigmoid(2z) − 1 with tanh's own backward.
+
+    On x86 CPUs torch's vectorised sigmoid is ~6x faster than its tanh (0.13 vs
+    0.86 ms for 8000x35 floats, 1 thread), and tanh is a quarter of a capacity
+    step; the identity is exact up to ~2e-7 absolute in float32.
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor) -> Tensor:  # type: ignore[override]
+        y = torch.sigmoid(z * 2).mul_(2).sub_(1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+def tanh(z: Tensor) -> Tensor:
+    """The cells' tanh: the sigmoid identity on CPU, torch.tanh elsewhere (fused kernels win there)."""
+    return _SigmoidTanh.apply(z) if z.device.type == "cpu" else torch.tanh(z)
+
+
 def _mm(h: Tensor, W: Tensor) -> Tensor:
     return torch.bmm(h, W)
 
@@ -112,7 +137,7 @@ def step_lstm(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
     z = xp + _mm(h, W_h)
     i, f, cin, o = z.chunk(4, dim=-1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * s(cin)
-    h = torch.sigmoid(o) * torch.tanh(c)
+    h = torch.sigmoid(o) * tanh(c)
     return (h, c), h
 
 
@@ -124,7 +149,7 @@ def step_plus(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin, x: 
     gy = torch.sigmoid(gy)
     gh = torch.sigmoid(gh)
     y = gy * x + (1 - gy) * torch.relu(y)  # s1 = ReLU (paper: "in practice")
-    h = gh * h + (1 - gh) * torch.tanh(hh)  # s2 = tanh
+    h = gh * h + (1 - gh) * tanh(hh)  # s2 = tanh
     return (h,), y
 
 

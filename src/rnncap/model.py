@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import STEPS, check_depth, spec
+from .cells import STEPS, check_depth, spec, tanh
 from .params import layer_input_dims
 
 
@@ -90,10 +90,10 @@ class Ensemble(nn.Module):
 
     def _nonlin(self, z: Tensor) -> Tensor:
         if self._s_mode == "tanh":
-            return torch.tanh(z)
+            return tanh(z)
         if self._s_mode == "relu":
             return torch.relu(z)
-        return torch.where(self.relu, torch.relu(z), torch.tanh(z))
+        return torch.where(self.relu, torch.relu(z), tanh(z))
 
     def p(self, name: str, flat: Tensor | None = None) -> Tensor:
         """View of one parameter for all members: shape (E, *shape)."""

@@ -137,7 +137,11 @@ class CapacityTask(PaperTask):
 
     def train_batch(self, gens: Sequence[torch.Generator], hps: Sequence[dict], batch_size: int) -> Batch:
         self._check_members(gens, hps)
-        B, dev = batch_size, self.device
+        dev = self.device
+        # full-batch training when every member's set fits: no rows beyond the largest b
+        # (a batch_size sized for the largest b of a sweep would otherwise pad small-b runs)
+        b_max = max(int(h["b"]) for h in hps)
+        B = b_max if b_max <= batch_size else batch_size
         ar = torch.arange(B, device=dev)
         idx, w = [], []
         for g, h in zip(gens, hps):
