@@ -79,6 +79,27 @@ def test_report_builds_when_nothing_was_run(staged, tmp_path):
     assert html.count("<img") == len(plots.FIGURES_LIST)
 
 
+def test_report_summarises_committed_reproductions(staged, tmp_path):
+    repro = tmp_path / "reproductions"
+    assert main(["reproduction", "--fits", str(staged["fits"]), "--figures", str(staged["figures"]),
+                 "--tables", str(staged["tables"]), "--scorecard", str(staged["scorecard"]),
+                 "--benchmarks", str(tmp_path / "none"), "--preset", "repro", "--wall-s", "4321",
+                 "--command", "snakemake --cores all --configfile config/repro.yaml",
+                 "--out", str(repro / "repro")]) == 0
+    out = tmp_path / "r.html"
+    assert main(["paper", "--fits", str(staged["fits"]), "--figures", str(staged["figures"]), "--tables",
+                 str(staged["tables"]), "--scorecard", str(staged["scorecard"]), "--template", str(TEMPLATE),
+                 "--reproductions", str(repro), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "Preset <code>repro</code>" in html and "72 min wall" in html and "bits/param, depth 1" in html
+    assert "Workstation targets met" in html and unfilled(html) == []
+    out2 = tmp_path / "none.html"
+    assert main(["paper", "--fits", str(staged["fits"]), "--figures", str(staged["figures"]), "--tables",
+                 str(staged["tables"]), "--scorecard", str(staged["scorecard"]), "--template", str(TEMPLATE),
+                 "--reproductions", str(tmp_path / "nothing"), "--out", str(out2)]) == 0
+    assert "No committed reproduction" in out2.read_text()
+
+
 def test_missing_figure_or_bad_placeholder_fails(staged, tmp_path, capsys):
     figs = tmp_path / "figs"
     shutil.copytree(staged["figures"], figs)

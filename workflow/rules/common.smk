@@ -1,5 +1,6 @@
 # Config loading/validation, the sweep table and every helper the rules call.
 # Functions only (no rules here: snakemake --lint wants them apart); rules never use lambdas.
+import glob
 import json
 import os
 import sys
@@ -37,6 +38,8 @@ RUNS = {
 }
 RUN_DIRS = [rnncap_sweep.run_dir(r) for r in RUNS.values()]
 FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "figA1"]
+# committed runs (`rnncap reproduction`) that the report summarises; not produced by this DAG
+REPRODUCTIONS = sorted(glob.glob("paper/reproductions/*/run.json") + glob.glob("paper/reproductions/*/*.csv"))
 
 # the fit and table files are declared by the library that writes them
 from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS

@@ -202,6 +202,7 @@ rule paper:
         tables=TABLE_OUTPUTS,
         scorecard="paper/scorecard.md",
         fits=FIT_OUTPUTS,
+        reproductions=REPRODUCTIONS,
     output:
         html=report("results/paper/rnncap.html", category="Report"),
     params:
@@ -214,4 +215,4 @@ rule paper:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "rnncap paper --template {input.template} --fits {params.fits} --figures {params.figures} --tables {params.tables} --scorecard {input.scorecard} --preset {params.preset} --out {output.html} > {log} 2>&1"
+        "rnncap paper --template {input.template} --fits {params.fits} --figures {params.figures} --tables {params.tables} --scorecard {input.scorecard} --preset {params.preset} --reproductions paper/reproductions --out {output.html} > {log} 2>&1"

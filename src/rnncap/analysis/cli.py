@@ -1,4 +1,4 @@
-"""Subcommands `rnncap fit`, `rnncap tables`, `rnncap scorecard`, `rnncap paper` (docs/contracts.md)."""
+"""Subcommands `rnncap fit`, `tables`, `scorecard`, `paper`, `reproduction` (docs/contracts.md)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,18 @@ def _cmd_scorecard(a: argparse.Namespace) -> int:
 def _cmd_paper(a: argparse.Namespace) -> int:
     from .paper import build
 
-    out = build(a.fits, a.figures, a.tables, a.scorecard, a.template, a.out, preset=a.preset)
+    out = build(a.fits, a.figures, a.tables, a.scorecard, a.template, a.out, preset=a.preset,
+                reproductions_dir=a.reproductions)
     print(f"report -> {out}")
+    return 0
+
+
+def _cmd_reproduction(a: argparse.Namespace) -> int:
+    from .reproduction import write
+
+    tgt = write(a.out, a.fits, a.figures, a.tables, a.scorecard, a.preset, a.command, wall_s=a.wall_s,
+                started=a.started, benchmarks=a.benchmarks, config=a.config)
+    print(f"{int(tgt['met'].sum())} of {len(tgt)} targets met -> {a.out}")
     return 0
 
 
@@ -69,4 +79,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--template", default="paper/rnncap.md", help="report template (default: paper/rnncap.md)")
     p.add_argument("--out", required=True, help="output HTML (results/paper/rnncap.html)")
     p.add_argument("--preset", default=None, help="preset name (default: the scorecard's)")
+    p.add_argument("--reproductions", default="paper/reproductions",
+                   help="committed reproductions (`rnncap reproduction` folders) shown in the report")
     p.set_defaults(func=_cmd_paper)
+
+    p = sub.add_parser("reproduction", help="freeze a finished run's tables, figures and scorecard, with the "
+                                            "command, machine, wall time and versions, into a folder for git")
+    p.add_argument("--fits", default="results/fits", help="fits directory (capacity_best.csv, memory.csv)")
+    p.add_argument("--figures", default="paper/figures")
+    p.add_argument("--tables", default="paper/tables")
+    p.add_argument("--scorecard", default="paper/scorecard.md")
+    p.add_argument("--benchmarks", default="results/benchmarks/train", help="Snakemake benchmark TSVs of the jobs")
+    p.add_argument("--config", default=None, help="the config file the run used (copied beside the results)")
+    p.add_argument("--preset", required=True)
+    p.add_argument("--command", required=True, help="the exact command that produced the run")
+    p.add_argument("--wall-s", type=float, default=None, help="wall seconds of that command")
+    p.add_argument("--started", default=None, help="when it started (ISO 8601)")
+    p.add_argument("--out", required=True, help="e.g. paper/reproductions/<preset>")
+    p.set_defaults(func=_cmd_reproduction)

@@ -10,6 +10,8 @@ Names available in the template:
 - `figure("fig1", "caption")`: the PNG of `--figures`, embedded as base64, with its caption;
 - `table("table1_random_hp")`: the Markdown table of `--tables`;
 - `scorecard()`: the scorecard table; `verdicts`: counts per verdict;
+- `reproductions()`: every committed run under `paper/reproductions/` (analysis.reproduction), or a line
+  saying there is none;
 - `paper`: the paper's values (module `paper_values`); `preset`: the preset name.
 
 Rendering fails (non-zero exit) on an undefined name or a missing figure/table,
@@ -102,8 +104,10 @@ def _img(path: Path) -> str:
 
 
 def render_markdown(template: str, numbers: Mapping[str, Any], figures_dir: Path, tables_dir: Path,
-                    scorecard_md: Path, preset: str) -> str:
+                    scorecard_md: Path, preset: str, reproductions_dir: Path | None = None) -> str:
     import jinja2
+
+    from .reproduction import summary_markdown
 
     figures_dir, tables_dir = Path(figures_dir), Path(tables_dir)
 
@@ -124,12 +128,20 @@ def render_markdown(template: str, numbers: Mapping[str, Any], figures_dir: Path
         text = Path(scorecard_md).read_text()
         return "\n" + "\n".join(ln for ln in text.splitlines() if not ln.startswith("# ")) + "\n"
 
+    def reproductions() -> str:
+        root = Path(reproductions_dir) if reproductions_dir else None
+        runs = sorted(p.parent for p in root.glob("*/run.json")) if root and root.is_dir() else []
+        if not runs:
+            return f"\nNo committed reproduction in `{root}/`.\n" if root else "\nNo committed reproduction.\n"
+        return "".join(f"\n### Preset `{r.name}`\n\n" + summary_markdown(r) for r in runs)
+
     verdicts = _verdict_counts(Path(scorecard_md).with_suffix(".csv"))
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters.update(num=num, pct=pct, cells=cells, cell=label, count=count, metric=metric)
     try:
         t = env.from_string(template)
         return t.render(v=Lookup(numbers), figure=figure, table=table, scorecard=scorecard, verdicts=verdicts,
+                        reproductions=reproductions,
                         paper=paper_values, preset=preset, reduced=preset != "paper")
     except jinja2.TemplateError as e:  # undefined name, syntax error: one line, non-zero exit
         line = f" (line {e.lineno})" if getattr(e, "lineno", None) else ""
@@ -175,7 +187,8 @@ def unfilled(text: str) -> list[str]:
 
 
 def build(fits_dir: str | Path, figures_dir: str | Path, tables_dir: str | Path, scorecard_md: str | Path,
-          template: str | Path, out_html: str | Path, preset: str | None = None) -> Path:
+          template: str | Path, out_html: str | Path, preset: str | None = None,
+          reproductions_dir: str | Path | None = None) -> Path:
     fits_dir = Path(fits_dir)
     p = fits_dir / "numbers.json"
     if not p.exists():
@@ -185,7 +198,7 @@ def build(fits_dir: str | Path, figures_dir: str | Path, tables_dir: str | Path,
     numbers = json.loads(p.read_text())
     preset = preset or _preset_from_scorecard(Path(scorecard_md).with_suffix(".csv")) or "unknown"
     md = render_markdown(Path(template).read_text(), numbers, Path(figures_dir), Path(tables_dir),
-                         Path(scorecard_md), preset)
+                         Path(scorecard_md), preset, Path(reproductions_dir) if reproductions_dir else None)
     # the template's own text must be fully filled; embedded figures/tables cannot contain braces
     left = unfilled(md)
     if left:

@@ -1,0 +1,308 @@
+"""`rnncap reproduction`: freeze one finished run as a comparable record.
+
+A user who reruns a preset wants to compare their numbers with ours, so a run's
+aggregated outputs (never checkpoints) are copied to a folder that goes into git
+(`paper/reproductions/<preset>/`), beside what made them: the command, the
+machine, the wall time, the package versions and the commit. Two flat tables
+carry the headline numbers in the form the issue tracker and the README quote:
+
+- `capacity.csv`: one row per (cell, depth, budget): best MI and bits/parameter;
+- `memory.csv`: one row per (cell, depth, width): best eval error per dimension;
+
+and `targets.csv` states the workstation targets (issue 6) against them, pass or
+miss, with the measured value. Everything here reads the fit's CSVs: the numbers
+are the run's, not re-derived.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata as md
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import io
+from .common import cell_sort_key, label, sort_cells
+
+CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_bits", "bits_per_param",
+                    "n_trials", "n_feasible"]
+MEMORY_COLUMNS = ["cell", "depth", "budget", "params", "width", "n_in", "eval_error_per_dim", "reference",
+                  "n_trials", "n_feasible"]
+TARGET_COLUMNS = ["target", "threshold", "measured", "met"]
+JOB_COLUMNS = ["experiment", "cell", "budget", "depth", "seed", "wall_s", "max_rss_mb"]
+
+BPP_EACH = 3.0  # bits/param at the largest budget, every (cell, depth)
+BPP_MEAN = 4.0  # mean over cells
+MEM_ZERO = 0.10  # per-dim MSE counted as "≈ 0" (the scorecard's C7 tolerance)
+MEM_CURVE = 0.10  # mean |error − (1 − n_h/n_in)| below n_in (the scorecard's C8 tolerance)
+PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "scipy", "optuna", "snakemake",
+            "snakemake-executor-plugin-slurm", "matplotlib", "seaborn", "papermill", "rnncap")
+FIGURES = ("fig1", "fig2", "figA1")  # the figures of the capacity and memory roles
+
+
+def capacity_table(best: pd.DataFrame) -> pd.DataFrame:
+    """results/fits/capacity_best.csv -> capacity.csv rows."""
+    out = best.rename(columns={"mi": "best_mi_bits"})
+    return sort_cells(out, ("cell", "depth", "budget"))[CAPACITY_COLUMNS].reset_index(drop=True)
+
+
+def memory_table(curve: pd.DataFrame) -> pd.DataFrame:
+    """results/fits/memory.csv -> memory.csv rows."""
+    out = curve.rename(columns={"error": "eval_error_per_dim"})
+    return sort_cells(out, ("cell", "depth", "width"))[MEMORY_COLUMNS].reset_index(drop=True)
+
+
+def largest_budget(capacity: pd.DataFrame) -> pd.DataFrame:
+    """The row of the largest budget of every (cell, depth)."""
+    idx = capacity.groupby(["cell", "depth"], sort=False)["budget"].idxmax()
+    return capacity.loc[sorted(idx)].reset_index(drop=True)
+
+
+def targets(capacity: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
+    """The issue's targets, each with its threshold, the measured value and whether it was met."""
+    rows: list[dict[str, Any]] = []
+    if not capacity.empty:
+        top = largest_budget(capacity)
+        for r in top.itertuples():
+            rows.append({"target": f"bits/param at the largest budget, {label(r.cell)} depth {r.depth} "
+                                   f"({r.params} params)",
+                         "threshold": f">= {BPP_EACH:g}", "measured": round(float(r.bits_per_param), 3),
+                         "met": bool(r.bits_per_param >= BPP_EACH)})
+        per_cell = top.groupby("cell", sort=False)["bits_per_param"].mean()
+        m = float(per_cell.mean())
+        rows.append({"target": "mean over cells of bits/param at the largest budget (depths averaged)",
+                     "threshold": f">= {BPP_MEAN:g}", "measured": round(m, 3), "met": bool(m >= BPP_MEAN)})
+    if not memory.empty:
+        at = memory[memory["width"] >= memory["n_in"]]
+        below = memory[memory["width"] < memory["n_in"]]
+        if len(at):
+            x = float(at["eval_error_per_dim"].max())
+            rows.append({"target": f"memory: max eval error per dim at n_h >= n_in ({len(at)} points)",
+                         "threshold": f"<= {MEM_ZERO:g}", "measured": round(x, 4), "met": bool(x <= MEM_ZERO)})
+        if len(below):
+            x = float((below["eval_error_per_dim"] - below["reference"]).abs().mean())
+            rows.append({"target": f"memory: mean abs(error - (1 - n_h/n_in)) at n_h < n_in ({len(below)} points)",
+                         "threshold": f"<= {MEM_CURVE:g}", "measured": round(x, 4), "met": bool(x <= MEM_CURVE)})
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+def job_times(benchmarks_dir: str | Path) -> pd.DataFrame:
+    """Per training job wall seconds and peak RSS from Snakemake's benchmark TSVs
+    (results/benchmarks/train/{experiment}/{cell}/p{budget}/d{depth}/s{seed}.tsv)."""
+    rows = []
+    root = Path(benchmarks_dir)
+    for p in sorted(root.glob("*/*/p*/d*/s*.tsv")):
+        exp, cell, b, d = p.relative_to(root).parts[:4]
+        with p.open() as f:
+            rec = next(csv.DictReader(f, delimiter="\t"), None)
+        if rec is None:
+            continue
+        rss = pd.to_numeric(rec.get("max_rss", "nan"), errors="coerce")
+        rows.append({"experiment": exp, "cell": cell, "budget": int(b[1:]), "depth": int(d[1:]),
+                     "seed": int(p.stem[1:]), "wall_s": round(float(rec["s"]), 1),
+                     "max_rss_mb": round(float(rss), 1) if np.isfinite(rss) else None})
+    df = pd.DataFrame(rows, columns=JOB_COLUMNS)
+    return sort_cells(df, ("experiment", "cell", "depth", "budget")).reset_index(drop=True) if len(df) else df
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mem_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine() -> dict[str, Any]:
+    """What ran it: CPU model, cores this process may use, memory, GPU (if torch sees one)."""
+    gpu = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except Exception:  # noqa: BLE001 - a record, not a requirement
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": _cpu_model(), "cores": cores, "memory_gib": _mem_gib(), "gpu": gpu,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    out = {}
+    for p in packages:
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def git_commit(repo: str | Path = ".") -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return r.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _md_table(df: pd.DataFrame, floats: Mapping[str, int] | None = None) -> str:
+    floats = dict(floats or {})
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, r):
+            if c in floats and v is not None and not (isinstance(v, float) and np.isnan(v)):
+                cells.append(f"{float(v):.{floats[c]}f}")
+            elif isinstance(v, (bool, np.bool_)):
+                cells.append("yes" if v else "**no**")
+            elif c == "cell":
+                cells.append(label(v))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: pd.DataFrame,
+           tgt: pd.DataFrame, jobs: pd.DataFrame) -> str:
+    """The folder's README: how it was made, then the numbers."""
+    wall = run.get("wall_s")
+    wall_txt = f"{wall / 60:.1f} min ({wall:.0f} s)" if wall is not None else "not recorded"
+    m = run["machine"]
+    met = int(tgt["met"].sum()) if len(tgt) else 0
+    parts = [
+        f"# Reproduction: preset `{preset}`",
+        "",
+        "One uninterrupted run of the preset from a clean clone; the aggregated tables, figures and "
+        "scorecard it produced. Compare your run with these files.",
+        "",
+        f"- command: `{run['command']}`",
+        f"- commit: `{run.get('commit')}`",
+        f"- started: {run.get('started') or 'not recorded'}; wall time: **{wall_txt}**",
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}, "
+        f"{m['os']}, Python {m['python']}",
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
+        "",
+        f"## Targets ({met} of {len(tgt)} met)",
+        "",
+        _md_table(tgt),
+        "",
+        "## Capacity at the largest budget",
+        "",
+        _md_table(largest_budget(capacity)[["cell", "depth", "params", "width", "b", "best_mi_bits",
+                                            "bits_per_param", "n_trials"]],
+                  {"best_mi_bits": 0, "b": 0, "bits_per_param": 2}) if len(capacity) else "not run",
+        "",
+        "Every budget: `capacity.csv`. Memory task: `memory.csv`. The paper's claims: `scorecard.md`.",
+    ]
+    if len(jobs):
+        per = jobs.groupby("experiment")["wall_s"].agg(["count", "sum", "max"]).reset_index()
+        per.columns = ["experiment", "jobs", "core_s", "longest_s"]
+        parts += ["", "## Where the time went (training jobs, one core each)", "",
+                  _md_table(per, {"core_s": 0, "longest_s": 0}), "",
+                  "Per job: `jobs.csv`."]
+    return "\n".join(parts) + "\n"
+
+
+def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: str | Path, scorecard: str | Path,
+          preset: str, command: str, wall_s: float | None = None, started: str | None = None,
+          benchmarks: str | Path | None = None, config: str | Path | None = None) -> pd.DataFrame:
+    """Write the reproduction folder; return the targets table."""
+    out, fits = Path(out_dir), Path(fits)
+    out.mkdir(parents=True, exist_ok=True)
+    cap = capacity_table(pd.read_csv(fits / "capacity_best.csv"))
+    mem = memory_table(pd.read_csv(fits / "memory.csv"))
+    tgt = targets(cap, mem)
+    jobs = job_times(benchmarks) if benchmarks else pd.DataFrame(columns=JOB_COLUMNS)
+    for name, df in (("capacity", cap), ("memory", mem), ("targets", tgt), ("jobs", jobs)):
+        with io.atomic_path(out / f"{name}.csv") as tmp:
+            df.to_csv(tmp, index=False)
+    for name in ("capacity_summary.csv", "capacity_ratio.csv", "capacity_optimal_b.csv", "numbers.json"):
+        if (fits / name).exists():
+            shutil.copyfile(fits / name, out / name)
+    sc = Path(scorecard)
+    for p in (sc, sc.with_suffix(".csv")):
+        if p.exists():
+            shutil.copyfile(p, out / p.name)
+    (out / "figures").mkdir(exist_ok=True)
+    for f in FIGURES:
+        if (Path(figures) / f"{f}.png").exists():
+            shutil.copyfile(Path(figures) / f"{f}.png", out / "figures" / f"{f}.png")
+    for t in ("capacity_summary.md", "fig1i_ratio.md"):
+        if (Path(tables) / t).exists():
+            shutil.copyfile(Path(tables) / t, out / t)
+    if config:
+        shutil.copyfile(config, out / "config.yaml")
+    run = {"preset": preset, "command": command, "wall_s": wall_s, "started": started,
+           "commit": git_commit(), "machine": machine(), "versions": versions()}
+    io.write_json(out / "run.json", run)
+    with io.atomic_path(out / "README.md") as tmp:
+        tmp.write_text(readme(preset, run, cap, mem, tgt, jobs))
+    return tgt
+
+
+def summary_markdown(folder: str | Path) -> str:
+    """A committed reproduction in a few lines (paper document, README): how it ran, bits/param
+    at the largest budget per cell and depth, the memory task, and the targets met."""
+    folder = Path(folder)
+    run = json.loads((folder / "run.json").read_text())
+    cap = pd.read_csv(folder / "capacity.csv")
+    mem = pd.read_csv(folder / "memory.csv")
+    tgt = pd.read_csv(folder / "targets.csv")
+    m = run["machine"]
+    wall = run.get("wall_s")
+    head = (f"Preset `{run['preset']}`: `{run['command']}`, {wall / 60:.0f} min wall" if wall is not None
+            else f"Preset `{run['preset']}`: `{run['command']}`")
+    head += f" on {m['cpu']} ({m['cores']} cores, GPU: {m['gpu'] or 'none'}); files in `{folder.as_posix()}/`."
+    lines = [head, ""]
+    if len(cap):
+        top = largest_budget(cap)
+        piv = top.pivot_table(index="cell", columns="depth", values="bits_per_param", aggfunc="first")
+        piv = piv.loc[sorted(piv.index, key=cell_sort_key)]
+        params = top.groupby("cell")["params"].max()
+        lines += ["| cell | " + " | ".join(f"bits/param, depth {d}" for d in piv.columns) + " | params |",
+                  "|---|" + "---|" * (len(piv.columns) + 1)]
+        for cell, r in piv.iterrows():
+            vals = " | ".join("—" if pd.isna(v) else f"{v:.2f}" for v in r.values)
+            lines.append(f"| {label(cell)} | {vals} | {int(params[cell])} |")
+        mean = float(top.groupby("cell")["bits_per_param"].mean().mean())
+        lines += ["", f"Mean over cells (depths averaged): **{mean:.2f} bits per parameter** (paper: ≈5).", ""]
+    if len(mem):
+        at = mem[mem["width"] >= mem["n_in"]]
+        below = mem[mem["width"] < mem["n_in"]]
+        parts = []
+        if len(at):
+            parts.append(f"max eval error {at['eval_error_per_dim'].max():.3f} per dimension at n_h ≥ n_in "
+                         f"({len(at)} points)")
+        if len(below):
+            dev = (below["eval_error_per_dim"] - below["reference"]).abs().mean()
+            parts.append(f"mean distance {dev:.3f} from 1 − n_h/n_in below it ({len(below)} points)")
+        lines += [f"Memory task (n_in = {int(mem['n_in'].iloc[0])}): " + "; ".join(parts) + ".", ""]
+    if len(tgt):
+        met = tgt["met"].astype(bool)
+        lines.append(f"Workstation targets met: {int(met.sum())} of {len(tgt)} (`targets.csv`).")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,95 @@
+"""`rnncap reproduction`: the frozen record of a finished run (issue 6 deliverables)."""
+
+import json
+
+import pandas as pd
+
+from rnncap.analysis import reproduction as R
+from rnncap.cli import main
+
+
+def _fits(tmp_path, bpp_rnn=3.5, mem_at=0.01):
+    fits = tmp_path / "fits"
+    fits.mkdir(parents=True)
+    rows = []
+    for cell, depths in (("rnn", (1, 2)), ("gru", (1,)), ("plus", (2,))):
+        for d in depths:
+            for budget, params in ((300, 290), (2000, 1950)):
+                bpp = bpp_rnn if cell == "rnn" else 4.5
+                bpp = bpp if budget == 2000 else 1.0
+                rows.append({"cell": cell, "depth": d, "budget": budget, "params": params, "width": 10, "mi": bpp * params,
+                             "valid_mi": bpp * params, "b": 4 * params, "bits_per_param": bpp, "nonlinearity": "tanh",
+                             "n_trials": 5, "n_feasible": 5})
+    pd.DataFrame(rows).to_csv(fits / "capacity_best.csv", index=False)
+    mem = [{"cell": c, "depth": 1, "budget": 1000 * w, "params": 1000 * w, "width": w, "n_in": 64,
+            "error": err, "reference": max(0.0, 1 - w / 64), "n_trials": 4, "n_feasible": 4}
+           for c in ("gru", "rnn") for w, err in ((32, 0.52), (64, mem_at), (96, mem_at / 2))]
+    pd.DataFrame(mem).to_csv(fits / "memory.csv", index=False)
+    (fits / "numbers.json").write_text("{}")
+    bench = tmp_path / "bench" / "capacity" / "rnn" / "p2000" / "d1"
+    bench.mkdir(parents=True)
+    (bench / "s0.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t300.25\n")
+    return fits
+
+
+def test_tables_have_the_issue_columns_and_order():
+    best = pd.DataFrame({"cell": ["gru", "rnn"], "depth": [1, 1], "budget": [300, 300], "params": [290, 280],
+                         "width": [5, 9], "b": [1000, 1100], "mi": [600.0, 700.0], "bits_per_param": [2.07, 2.5],
+                         "n_trials": [3, 3], "n_feasible": [3, 3]})
+    cap = R.capacity_table(best)
+    assert {"cell", "depth", "params", "best_mi_bits", "bits_per_param"} <= set(cap)
+    assert list(cap["cell"]) == ["rnn", "gru"]  # paper order
+    assert list(cap["best_mi_bits"]) == [700.0, 600.0]
+
+
+def test_targets_pass_and_miss_on_the_measured_values(tmp_path):
+    fits = _fits(tmp_path)
+    cap = R.capacity_table(pd.read_csv(fits / "capacity_best.csv"))
+    mem = R.memory_table(pd.read_csv(fits / "memory.csv"))
+    t = R.targets(cap, mem)
+    each = t[t.target.str.startswith("bits/param at the largest budget")]
+    assert len(each) == 4 and each["met"].all()  # rnn d1, rnn d2, gru d1, plus d2: all >= 3 at 2000
+    mean = t[t.target.str.startswith("mean over cells")].iloc[0]
+    assert abs(mean["measured"] - (3.5 + 4.5 + 4.5) / 3) < 1e-3 and mean["met"]  # cells, depths averaged
+    assert t[t.target.str.contains("n_h >= n_in")]["met"].all()
+    low = R.targets(R.capacity_table(pd.read_csv(_fits(tmp_path / "b", bpp_rnn=2.5, mem_at=0.3)
+                                                 / "capacity_best.csv")),
+                    R.memory_table(pd.read_csv(_fits(tmp_path / "c", mem_at=0.3) / "memory.csv")))
+    assert not low[low.target.str.contains("RNN depth 1")]["met"].any()
+    assert not low[low.target.str.contains("n_h >= n_in")]["met"].any()
+    assert low[low.target.str.contains("RNN depth 1")]["measured"].iloc[0] == 2.5
+
+
+def test_cli_writes_the_folder(tmp_path, monkeypatch):
+    fits = _fits(tmp_path)
+    figs, tabs = tmp_path / "figs", tmp_path / "tabs"
+    figs.mkdir()
+    tabs.mkdir()
+    (figs / "fig1.png").write_bytes(b"\x89PNG")
+    (tabs / "capacity_summary.md").write_text("| a |\n")
+    sc = tmp_path / "scorecard.md"
+    sc.write_text("# Reproduction scorecard\n")
+    cfg = tmp_path / "repro.yaml"
+    cfg.write_text("preset: repro\n")
+    out = tmp_path / "out"
+    rc = main(["reproduction", "--fits", str(fits), "--figures", str(figs), "--tables", str(tabs),
+               "--scorecard", str(sc), "--benchmarks", str(tmp_path / "bench"), "--config", str(cfg),
+               "--preset", "repro", "--command", "snakemake --cores all --configfile config/repro.yaml",
+               "--wall-s", "5400", "--started", "2026-11-27T00:00:00Z", "--out", str(out)])
+    assert rc == 0
+    cap = pd.read_csv(out / "capacity.csv")
+    assert {"cell", "depth", "params", "best_mi_bits", "bits_per_param"} <= set(cap) and len(cap) == 8
+    mem = pd.read_csv(out / "memory.csv")
+    assert {"cell", "depth", "width", "eval_error_per_dim"} <= set(mem) and len(mem) == 6
+    jobs = pd.read_csv(out / "jobs.csv")
+    assert jobs.iloc[0].to_dict() == {"experiment": "capacity", "cell": "rnn", "budget": 2000, "depth": 1,
+                                      "seed": 0, "wall_s": 12.5, "max_rss_mb": 300.2}
+    run = json.loads((out / "run.json").read_text())
+    assert run["wall_s"] == 5400 and run["command"].startswith("snakemake")
+    assert run["machine"]["cores"] >= 1 and run["versions"]["torch"] != "not installed"
+    text = (out / "README.md").read_text()
+    assert "90.0 min" in text and "snakemake --cores all" in text and "torch" in text
+    assert "| RNN | 1 | 1950 |" in text
+    for f in ("figures/fig1.png", "capacity_summary.md", "scorecard.md", "config.yaml", "targets.csv",
+              "numbers.json"):
+        assert (out / f).exists(), f
