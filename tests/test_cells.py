@@ -144,3 +144,18 @@ def test_gate_offset_only_on_gate_blocks():
     off = model.gate_offset[0, 0, 0]
     assert spec("lstm").blocks == ("i", "f", "c", "o")
     assert off[3:6].eq(2.5).all() and off[:3].eq(0).all() and off[6:].eq(0).all()
+
+
+def test_cpu_tanh_is_tanh_in_value_and_gradient():
+    """cells.tanh computes tanh through the (faster on CPU) sigmoid identity."""
+    from rnncap.cells import tanh
+
+    z = (torch.randn(3, 257, 19) * 4).requires_grad_()
+    z2 = z.detach().clone().requires_grad_()
+    g = torch.randn(3, 257, 19)
+    y, y2 = tanh(z), torch.tanh(z2)
+    assert (y - y2).abs().max() < 1e-6
+    (y * g).sum().backward()
+    (y2 * g).sum().backward()
+    assert torch.allclose(z.grad, z2.grad, atol=1e-5)
+    assert torch.equal(tanh(torch.tensor([0.0, 50.0, -50.0])), torch.tensor([0.0, 1.0, -1.0]))

@@ -11,7 +11,7 @@ from rnncap.config import ConfigError, load_config, validate_config, write_synth
 from rnncap.sweep import COLUMNS, describe, run_dir, spec_json, sweep_table, train_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ["test.yaml", "config.yaml", "paper.yaml"]
+PRESETS = ["test.yaml", "config.yaml", "paper.yaml", "repro.yaml"]
 
 SEARCH = {"trials": 2, "ensemble": 2, "batch_size": 16, "steps": [10, 10]}
 BASE = {
@@ -107,6 +107,43 @@ def test_default_preset_covers_every_figure_role():
     assert set(c["roles"]) >= {"capacity", "unroll", "memory", "rcf", "parentheses", "arithmetic",
                                "random_hp", "rerun_best"}
     assert "text8" not in {e["task"] for e in c["experiments"].values()}, "default needs no download"
+
+
+def test_repro_preset_is_the_issue_grid():
+    """Issue 6: capacity for all six cells at depths 1-2 over >= 3 budgets (a few hundred to a
+    few thousand params) and memory at widths around n_in = 64 for every cell."""
+    c = load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
+    t = sweep_table(c)
+    roles = c["roles"]
+    cap = t[t.experiment.isin(roles["capacity"] if isinstance(roles["capacity"], list) else [roles["capacity"]])]
+    assert set(cap["cell"]) == {"rnn", "irnn", "ugrnn", "gru", "lstm", "plus"}
+    assert set(cap["depth"]) == {1, 2}
+    budgets = sorted(set(cap["budget"]))
+    assert len(budgets) >= 3 and budgets[0] < 1000 <= budgets[-1] <= 5000
+    assert all(c["experiments"][e]["search"]["batch_size"] >= 4.5 * max(c["experiments"][e]["budgets"])
+               for e in set(cap.experiment)), "capacity must train full-batch"
+    mem = t[t.task == "memory"]
+    assert set(mem.experiment) == set(roles["memory"])
+    assert set(mem["cell"]) == {"rnn", "irnn", "ugrnn", "gru", "lstm", "plus"}
+    for cell, g in mem.groupby("cell"):
+        assert {32, 64, 96} <= set(g["width"]), cell  # below, at and above n_in
+    assert {e["options"]["n_in"] for n, e in c["experiments"].items() if e["task"] == "memory"} == {64}
+    # sized for 2 cores in 2 hours: the (conservative) cost model stays under 2 x 2.5 core-hours
+    assert t["est_core_hours"].sum() < 5.0
+
+
+def test_capacity_cost_counts_only_the_rows_trained():
+    """A full-batch capacity run costs its largest set b = b_ratio_hi * params, not batch_size."""
+    c = load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
+    exp = c["experiments"]["capacity"]
+    wide = {**exp, "search": {**exp["search"], "batch_size": 10 * exp["search"]["batch_size"]}}
+    c2 = {**c, "experiments": {**c["experiments"], "capacity": wide}}
+    a, b = sweep_table(c), sweep_table(c2)
+    key = a.experiment == "capacity"
+    assert (a.loc[key, "est_core_hours"].values == b.loc[key, "est_core_hours"].values).all()
+    narrow = {**exp, "search": {**exp["search"], "ranges": {**exp["search"]["ranges"], "b_ratio": [1.0, 1.5]}}}
+    c3 = {**c, "experiments": {**c["experiments"], "capacity": narrow}}
+    assert sweep_table(c3).loc[key, "est_core_hours"].sum() < a.loc[key, "est_core_hours"].sum()
 
 
 def test_test_preset_has_every_task_and_mode():

@@ -243,6 +243,11 @@ def test_capacity_hps_and_readout(data, tmp_path):
     assert task.resolve_hps({"b_ratio": 10, "presentation": "first"}, 1000)["b"] == CAP["n_samples"]
     assert task.resolve_hps({"b_ratio": 0.1, "presentation": "first"}, 2)["b"] == 1
     assert task.readout_steps == (4, 5) and task.n_out == 2  # T = 6: steps 5 and 6 (1-based)
+    # full batch: rows stop at the largest member's b, however large batch_size is
+    hps = [{"b": 5, "presentation": "first"}, {"b": 9, "presentation": "every"}]
+    full = task.train_batch(gens(1, 2), hps, 4096)
+    assert full.x.shape[2] == 9 and full.w.sum(-1).tolist() == [5.0, 9.0]
+    assert task.train_batch(gens(1, 2), hps, 8).x.shape[2] == 8  # b > batch_size: minibatches
     get_task_class("capacity").make_data(0, tmp_path / "t3", n_in=4, seq_len=3, n_samples=16)
     assert load_task("capacity", tmp_path / "t3", n_in=4, seq_len=3, n_samples=16).readout_steps == (2,)
 
