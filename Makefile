@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-.PHONY: install pipeline test bench
+.PHONY: install pipeline test bench repro
 install: $(VENV)/.installed
 
 pipeline: install
@@ -23,3 +23,12 @@ test: install
 
 bench: install
 	$(VENV)/bin/python benchmarks/throughput.py
+
+# The workstation reproduction (config/repro.yaml, <= 2 h on 2 cores), then its record in
+# results/reproductions/repro/ to compare with the committed paper/reproductions/repro/.
+repro: install
+	@started=$$(date -u +%FT%TZ); start=$$(date +%s); \
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/repro.yaml $(ARGS) && \
+	$(VENV)/bin/rnncap reproduction --preset repro --config config/repro.yaml --started $$started \
+	  --command "snakemake --cores $(CORES) --configfile config/repro.yaml" \
+	  --wall-s $$(( $$(date +%s) - start )) --out results/reproductions/repro
