@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -82,8 +82,8 @@ def step_seconds(cell: str, width: int, depth: int, macs: int, facts: Any, batch
     return t + 6.0 * macs * EB / cost["flops_per_s"]
 
 
-def train_rows(facts: Any, cell: str, params: int, search: Mapping[str, Any]) -> int:
-    """Rows one member trains on per step.
+def train_rows(facts: Any, cell: str, search: Mapping[str, Any]) -> Callable[[int], int]:
+    """params -> rows one member trains on per step, for one (experiment, cell).
 
     The capacity task trains full-batch whenever its set of b = b_ratio * params samples
     fits in batch_size (tasks/capacity.py), so a batch_size sized for a sweep's largest
@@ -91,23 +91,24 @@ def train_rows(facts: Any, cell: str, params: int, search: Mapping[str, Any]) ->
     """
     batch = int(search["batch_size"])
     if facts.task != "capacity":
-        return batch
+        return lambda params: batch
     from .config import search_dims
     from .hparams import apply_overrides
 
     dims = apply_overrides(search_dims(facts.task, cell, (1, 2)), search.get("fixed", {}),
                            search.get("ranges", {}), "search")
     hi = next(float(d.high) for d in dims if d.name == "b_ratio")
-    return max(1, min(batch, math.ceil(hi * params), int(facts.options["n_samples"])))
+    n = int(facts.options["n_samples"])
+    return lambda params: max(1, min(batch, math.ceil(hi * params), n))
 
 
 def run_core_hours(cell: str, width: int, depth: int, facts: Any, search: Mapping[str, Any],
-                   cost: Mapping[str, float], params: int | None = None) -> float:
+                   cost: Mapping[str, float], rows: int | None = None) -> float:
     """Modelled core-hours of one run directory (all its trials)."""
     E = max(1, int(search["ensemble"]))
     trials = int(search["trials"])
     macs = sequence_macs(cell, width, depth, facts.n_in, facts.n_out, facts.seq_len, facts.readouts, facts.input_kind)
-    rows = train_rows(facts, cell, params, search) if params is not None else int(search["batch_size"])
+    rows = int(search["batch_size"]) if rows is None else rows
     t = step_seconds(cell, width, depth, macs, facts, rows, min(E, trials), cost)
     per_batch = cost["batch_overhead_s"] + int(search["steps"][1]) * t * (1.0 + cost["eval_fraction"])
     return (cost["job_overhead_s"] + math.ceil(trials / E) * per_batch) / 3600.0
@@ -125,12 +126,13 @@ def sweep_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
         seeds = experiment_seeds(cfg, name)
         src = exp.get("source", "") if exp["mode"] == "rerun" else ""
         for cell in cells:
+            rows_of = train_rows(facts, cell, exp["search"])
             for depth in exp["depths"]:
                 if not valid_depth(cell, depth):
                     continue  # +RNN at depth 1 from the default cell list (see module doc)
                 for budget in exp["budgets"]:
                     width, params = _arch(cell, int(budget), int(depth), facts.n_in, facts.n_out)
-                    hours = run_core_hours(cell, width, int(depth), facts, exp["search"], cost, params)
+                    hours = run_core_hours(cell, width, int(depth), facts, exp["search"], cost, rows_of(params))
                     for seed in seeds:
                         rows.append((name, exp["task"], exp["mode"], cell, int(budget), int(depth), int(seed),
                                      width, params, hours, src))

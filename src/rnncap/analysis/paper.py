@@ -104,7 +104,7 @@ def _img(path: Path) -> str:
 
 
 def render_markdown(template: str, numbers: Mapping[str, Any], figures_dir: Path, tables_dir: Path,
-                    scorecard_md: Path, preset: str, reproductions_dir: Path | None = None) -> str:
+                    scorecard_md: Path, preset: str, reproductions_dir: str | Path | None = None) -> str:
     import jinja2
 
     from .reproduction import summary_markdown
@@ -198,7 +198,7 @@ def build(fits_dir: str | Path, figures_dir: str | Path, tables_dir: str | Path,
     numbers = json.loads(p.read_text())
     preset = preset or _preset_from_scorecard(Path(scorecard_md).with_suffix(".csv")) or "unknown"
     md = render_markdown(Path(template).read_text(), numbers, Path(figures_dir), Path(tables_dir),
-                         Path(scorecard_md), preset, Path(reproductions_dir) if reproductions_dir else None)
+                         Path(scorecard_md), preset, reproductions_dir)
     # the template's own text must be fully filled; embedded figures/tables cannot contain braces
     left = unfilled(md)
     if left:

@@ -31,6 +31,8 @@ import pandas as pd
 
 from .. import io
 from .common import cell_sort_key, label, sort_cells
+from .memory import summary as memory_summary
+from .scorecard import TOL_MEM_CURVE, TOL_MEM_ZERO
 
 CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_bits", "bits_per_param",
                     "n_trials", "n_feasible"]
@@ -41,8 +43,6 @@ JOB_COLUMNS = ["experiment", "cell", "budget", "depth", "seed", "wall_s", "max_r
 
 BPP_EACH = 3.0  # bits/param at the largest budget, every (cell, depth)
 BPP_MEAN = 4.0  # mean over cells
-MEM_ZERO = 0.10  # per-dim MSE counted as "≈ 0" (the scorecard's C7 tolerance)
-MEM_CURVE = 0.10  # mean |error − (1 − n_h/n_in)| below n_in (the scorecard's C8 tolerance)
 PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "scipy", "optuna", "snakemake",
             "snakemake-executor-plugin-slurm", "matplotlib", "seaborn", "papermill", "rnncap")
 FIGURES = ("fig1", "fig2", "figA1")  # the figures of the capacity and memory roles
@@ -66,6 +66,16 @@ def largest_budget(capacity: pd.DataFrame) -> pd.DataFrame:
     return capacity.loc[sorted(idx)].reset_index(drop=True)
 
 
+def mean_over_cells(top: pd.DataFrame) -> float:
+    """Mean over cells of bits/param, each cell's depths averaged first."""
+    return float(top.groupby("cell", sort=False)["bits_per_param"].mean().mean())
+
+
+def memory_numbers(memory: pd.DataFrame) -> dict:
+    """memory.csv rows -> analysis.memory.summary (the scorecard's C7/C8 numbers)."""
+    return memory_summary(memory.rename(columns={"eval_error_per_dim": "error"}))
+
+
 def targets(capacity: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
     """The issue's targets, each with its threshold, the measured value and whether it was met."""
     rows: list[dict[str, Any]] = []
@@ -76,21 +86,22 @@ def targets(capacity: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
                                    f"({r.params} params)",
                          "threshold": f">= {BPP_EACH:g}", "measured": round(float(r.bits_per_param), 3),
                          "met": bool(r.bits_per_param >= BPP_EACH)})
-        per_cell = top.groupby("cell", sort=False)["bits_per_param"].mean()
-        m = float(per_cell.mean())
+        m = mean_over_cells(top)
         rows.append({"target": "mean over cells of bits/param at the largest budget (depths averaged)",
                      "threshold": f">= {BPP_MEAN:g}", "measured": round(m, 3), "met": bool(m >= BPP_MEAN)})
     if not memory.empty:
-        at = memory[memory["width"] >= memory["n_in"]]
-        below = memory[memory["width"] < memory["n_in"]]
-        if len(at):
-            x = float(at["eval_error_per_dim"].max())
-            rows.append({"target": f"memory: max eval error per dim at n_h >= n_in ({len(at)} points)",
-                         "threshold": f"<= {MEM_ZERO:g}", "measured": round(x, 4), "met": bool(x <= MEM_ZERO)})
-        if len(below):
-            x = float((below["eval_error_per_dim"] - below["reference"]).abs().mean())
-            rows.append({"target": f"memory: mean abs(error - (1 - n_h/n_in)) at n_h < n_in ({len(below)} points)",
-                         "threshold": f"<= {MEM_CURVE:g}", "measured": round(x, 4), "met": bool(x <= MEM_CURVE)})
+        s = memory_numbers(memory)
+        if s["n_points_at_or_above"]:
+            x = s["max_error_at_or_above"]
+            rows.append({"target": f"memory: max eval error per dim at n_h >= n_in "
+                                   f"({s['n_points_at_or_above']} points)",
+                         "threshold": f"<= {TOL_MEM_ZERO:g}", "measured": round(x, 4), "met": bool(x <= TOL_MEM_ZERO)})
+        if s["n_points_below"]:
+            x = s["mean_abs_dev_below"]
+            rows.append({"target": f"memory: mean abs(error - (1 - n_h/n_in)) at n_h < n_in "
+                                   f"({s['n_points_below']} points)",
+                         "threshold": f"<= {TOL_MEM_CURVE:g}", "measured": round(x, 4),
+                         "met": bool(x <= TOL_MEM_CURVE)})
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
@@ -289,18 +300,17 @@ def summary_markdown(folder: str | Path) -> str:
         for cell, r in piv.iterrows():
             vals = " | ".join("—" if pd.isna(v) else f"{v:.2f}" for v in r.values)
             lines.append(f"| {label(cell)} | {vals} | {int(params[cell])} |")
-        mean = float(top.groupby("cell")["bits_per_param"].mean().mean())
-        lines += ["", f"Mean over cells (depths averaged): **{mean:.2f} bits per parameter** (paper: ≈5).", ""]
+        lines += ["", f"Mean over cells (depths averaged): **{mean_over_cells(top):.2f} bits per parameter** "
+                      "(paper: ≈5).", ""]
     if len(mem):
-        at = mem[mem["width"] >= mem["n_in"]]
-        below = mem[mem["width"] < mem["n_in"]]
+        s = memory_numbers(mem)
         parts = []
-        if len(at):
-            parts.append(f"max eval error {at['eval_error_per_dim'].max():.3f} per dimension at n_h ≥ n_in "
-                         f"({len(at)} points)")
-        if len(below):
-            dev = (below["eval_error_per_dim"] - below["reference"]).abs().mean()
-            parts.append(f"mean distance {dev:.3f} from 1 − n_h/n_in below it ({len(below)} points)")
+        if s["n_points_at_or_above"]:
+            parts.append(f"max eval error {s['max_error_at_or_above']:.3f} per dimension at n_h ≥ n_in "
+                         f"({s['n_points_at_or_above']} points)")
+        if s["n_points_below"]:
+            parts.append(f"mean distance {s['mean_abs_dev_below']:.3f} from 1 − n_h/n_in below it "
+                         f"({s['n_points_below']} points)")
         lines += [f"Memory task (n_in = {int(mem['n_in'].iloc[0])}): " + "; ".join(parts) + ".", ""]
     if len(tgt):
         met = tgt["met"].astype(bool)
