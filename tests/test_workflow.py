@@ -135,6 +135,21 @@ def test_train_job_declares_threads_resources_and_spec(repo):
     assert "--threads 3 --device cuda" in r.stdout
 
 
+def test_train_jobs_start_longest_first(repo):
+    """Each train job's priority is its modelled cost, so a long run never starts last on an idle machine."""
+    r = smk(repo, "-n", "--cores", "2", "--configfile", "config/repro.yaml")
+    jobs = re.findall(r"rule train:.*?wildcards: experiment=(\S+), cell=(\S+), budget=(\d+), depth=(\d+), seed=(\d+)"
+                      r"\s+priority: (\d+)", r.stdout, flags=re.S)
+    cfg = load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
+    table = sweep_table(cfg)
+    assert len(jobs) == len(table) > 10
+    prio = {(e, c, int(b), int(d)): int(p) for e, c, b, d, _, p in jobs}
+    cost = {(r.experiment, r.cell, int(r.budget), int(r.depth)): r.est_core_hours for r in table.itertuples()}
+    order = sorted(cost, key=cost.get)
+    assert [prio[k] for k in order] == sorted(prio[k] for k in order)
+    assert prio[order[-1]] > prio[order[0]] > 0
+
+
 def test_rerun_depends_on_the_source_best(repo):
     r = smk(repo, "results/runs/parentheses-rerun/gru/p3000/d1/s0/best.json", "-n", "--quiet", "rules",
             "--configfile", "config/test.yaml")

@@ -135,6 +135,12 @@ def train_runtime(wildcards, attempt):
     return int(max(10, 2 * 60 * hours + 5)) * attempt
 
 
+def train_priority(wildcards):
+    """The modelled core-seconds: the scheduler starts the longest runs first (LPT), so that no
+    long run is left alone at the end while the other cores idle."""
+    return int(run_row(wildcards)["est_core_hours"] * 3600)
+
+
 def train_mem_mb(wildcards):
     """MB: a base for python+torch, plus activations kept for backprop, plus the corpus for text8."""
     row = run_row(wildcards)

@@ -20,6 +20,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{experiment}/{cell}/p{budget}/d{depth}/s{seed}.tsv"
     threads: config["threads"]
+    priority: train_priority
     resources:
         runtime=train_runtime,
         mem_mb=train_mem_mb,
