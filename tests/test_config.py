@@ -135,14 +135,15 @@ def test_repro_preset_is_the_issue_grid():
 def test_capacity_cost_counts_only_the_rows_trained():
     """A full-batch capacity run costs its largest set b = b_ratio_hi * params, not batch_size."""
     c = load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
-    exp = c["experiments"]["capacity"]
+    name = "capacity-tanh"
+    exp = c["experiments"][name]
     wide = {**exp, "search": {**exp["search"], "batch_size": 10 * exp["search"]["batch_size"]}}
-    c2 = {**c, "experiments": {**c["experiments"], "capacity": wide}}
+    c2 = {**c, "experiments": {**c["experiments"], name: wide}}
     a, b = sweep_table(c), sweep_table(c2)
-    key = a.experiment == "capacity"
+    key = a.experiment == name
     assert (a.loc[key, "est_core_hours"].values == b.loc[key, "est_core_hours"].values).all()
     narrow = {**exp, "search": {**exp["search"], "ranges": {**exp["search"]["ranges"], "b_ratio": [1.0, 1.5]}}}
-    c3 = {**c, "experiments": {**c["experiments"], "capacity": narrow}}
+    c3 = {**c, "experiments": {**c["experiments"], name: narrow}}
     assert sweep_table(c3).loc[key, "est_core_hours"].sum() < a.loc[key, "est_core_hours"].sum()
 
 
