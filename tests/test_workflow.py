@@ -136,7 +136,8 @@ def test_train_job_declares_threads_resources_and_spec(repo):
 
 
 def test_train_jobs_start_longest_first(repo):
-    """Each train job's priority is its modelled cost, so a long run never starts last on an idle machine."""
+    """Each train job's priority is its modelled cost, so a long run never starts last on an idle machine;
+    data jobs rank above the train jobs they unblock."""
     r = smk(repo, "-n", "--cores", "2", "--configfile", "config/repro.yaml")
     jobs = re.findall(r"rule train:.*?wildcards: experiment=(\S+), cell=(\S+), budget=(\d+), depth=(\d+), seed=(\d+)"
                       r"\s+priority: (\d+)", r.stdout, flags=re.S)
@@ -148,6 +149,12 @@ def test_train_jobs_start_longest_first(repo):
     order = sorted(cost, key=cost.get)
     assert [prio[k] for k in order] == sorted(prio[k] for k in order)
     assert prio[order[-1]] > prio[order[0]] > 0
+    # an experiment's data (seconds) goes before any of its train jobs and before shorter ones elsewhere
+    data = dict(re.findall(r"rule data:.*?wildcards: experiment=(\S+), data_seed=\d+\s+priority: (\d+)", r.stdout,
+                           flags=re.S))
+    assert set(data) == set(table.experiment)
+    for exp, p in data.items():
+        assert int(p) > max(v for k, v in prio.items() if k[0] == exp)
 
 
 def test_rerun_depends_on_the_source_best(repo):

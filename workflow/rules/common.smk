@@ -141,6 +141,13 @@ def train_priority(wildcards):
     return int(run_row(wildcards)["est_core_hours"] * 3600)
 
 
+def data_priority(wildcards):
+    """Above every train job of the experiment: data takes seconds, and a ready short train job
+    must not hold back the data that a longer one waits for."""
+    rows = SWEEP[SWEEP.experiment == wildcards.experiment]
+    return int(rows["est_core_hours"].max() * 3600) + 1 if len(rows) else 0
+
+
 def train_mem_mb(wildcards):
     """MB: a base for python+torch, plus activations kept for backprop, plus the corpus for text8."""
     row = run_row(wildcards)

@@ -11,6 +11,7 @@ rule data:
         task=data_task,
         options=data_options,
         out=out_dir,
+    priority: data_priority
     log:
         "logs/data/{experiment}/seed{data_seed}.log",
     conda:
