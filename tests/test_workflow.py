@@ -214,8 +214,11 @@ def run_until(repo: Path, n_done: int, sig: int, timeout: float = 600) -> dict[s
     """Start the test preset, wait until n_done run directories are finished, send `sig` to the
     whole process group (snakemake and its jobs), and return the finished runs' mtimes."""
     logf = open(repo / f"interrupted-{sig}.log", "w")
+    # a pytest started in the background by a shell inherits SIGINT ignored, and so would
+    # Snakemake (Python keeps an inherited SIG_IGN): restore the default before exec
     p = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml"],
-                         cwd=repo, env=ENV, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                         cwd=repo, env=ENV, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     try:
         while len(runs_done(repo)) < n_done:
