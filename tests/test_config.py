@@ -140,8 +140,9 @@ def test_repro_cost_calibration_is_not_optimistic():
     c = load_config(rec / "config.yaml", base_dir=ROOT)
     c["cost"].update(load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)["cost"])
     keys = ["experiment", "cell", "budget", "depth", "seed"]
-    m = sweep_table(c).merge(pd.read_csv(rec / "jobs.csv"), on=keys, validate="one_to_one")
-    assert len(m) == len(pd.read_csv(rec / "jobs.csv"))
+    jobs = pd.read_csv(rec / "jobs.csv")
+    m = sweep_table(c).merge(jobs, on=keys, validate="one_to_one")
+    assert len(m) == len(jobs)
     est = m["est_core_hours"] * 3600
     assert m["wall_s"].sum() <= est.sum() <= 1.5 * m["wall_s"].sum()
     assert ((est / m["wall_s"]).between(0.4, 2.5)).all()
