@@ -1,6 +1,14 @@
 # The paper: figures (papermill notebooks, one rule each), tables, scorecard and the
 # reproduction report. Every figure reads only results/fits/ (docs/contracts.md).
 
+# One command line for every figure. `--engine rnncap` runs the kernel over Unix sockets: with
+# TCP, figure rules started together can race for a port and a kernel dies at start-up
+# (src/rnncap/notebook.py).
+PAPERMILL = (
+    "papermill {input.notebook} {output.notebook} --engine rnncap -k python3"
+    " -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+)
+
 
 rule figure_fig1:
     """Fig. 1: capacity (bits per parameter)."""
@@ -25,7 +33,7 @@ rule figure_fig1:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule figure_fig2:
@@ -51,7 +59,7 @@ rule figure_fig2:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule figure_fig3:
@@ -77,7 +85,7 @@ rule figure_fig3:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule figure_fig4:
@@ -103,7 +111,7 @@ rule figure_fig4:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule figure_fig5:
@@ -129,7 +137,7 @@ rule figure_fig5:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule figure_figA1:
@@ -155,7 +163,7 @@ rule figure_figA1:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "papermill {input.notebook} {output.notebook} -k python3 -p fits_dir {params.fits} -p fig_dir {params.figures} -p preset {params.preset} > {log} 2>&1"
+        PAPERMILL
 
 
 rule tables:
