@@ -21,9 +21,6 @@ from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine
 from traitlets import default
 
-ENGINE_NAME = "rnncap"
-
-
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager on IPC transport with a socket prefix no other kernel shares."""
 
