@@ -26,6 +26,8 @@ from rnncap.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "workflow" / "notebooks"
+# the figure rules' papermill call (workflow/rules/paper.smk), less its notebook paths and parameters
+PAPERMILL = [str(Path(sys.executable).parent / "papermill"), "--engine", "rnncap", "-k", "python3", "--no-progress-bar"]
 WORKFLOW_PARAMS = {"fits_dir", "fig_dir", "preset"}  # what workflow/rules pass with -p
 
 
@@ -98,12 +100,10 @@ def executed(fits, tmp_path_factory):
     """All notebooks run at once, each with the workflow's own papermill command line (docs/contracts.md)."""
     out = tmp_path_factory.mktemp("executed")
     fig_dir = out / "figures"
-    papermill = Path(sys.executable).parent / "papermill"
     procs = {}
     for name in plots.FIGURES_LIST:
-        cmd = [str(papermill), str(NB_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"), "--engine", "rnncap",
-               "-k", "python3", "--no-progress-bar", "-p", "fits_dir", str(fits[0]), "-p", "fig_dir", str(fig_dir),
-               "-p", "preset", "test"]
+        cmd = [*PAPERMILL, str(NB_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
+               "-p", "fits_dir", str(fits[0]), "-p", "fig_dir", str(fig_dir), "-p", "preset", "test"]
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     logs = {name: (p.communicate(timeout=300)[0], p.returncode) for name, p in procs.items()}
     return out, fig_dir, logs
@@ -142,9 +142,7 @@ def test_engine_runs_the_kernel_over_unix_sockets_and_removes_them(tmp_path):
     src, dst, tmp = tmp_path / "in.ipynb", tmp_path / "out.ipynb", tmp_path / "tmp"
     nbformat.write(nb, src)
     tmp.mkdir()
-    papermill = Path(sys.executable).parent / "papermill"
-    proc = subprocess.run([str(papermill), str(src), str(dst), "--engine", "rnncap", "-k", "python3",
-                           "--no-progress-bar"], env={**os.environ, "TMPDIR": str(tmp)},
+    proc = subprocess.run([*PAPERMILL, str(src), str(dst)], env={**os.environ, "TMPDIR": str(tmp)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[:3000]
     transport, ip = nbformat.read(dst, as_version=4).cells[0].outputs[0]["text"].split()
