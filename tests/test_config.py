@@ -133,6 +133,13 @@ def test_repro_preset_is_the_issue_grid():
     assert t["est_core_hours"].sum() < 4.0
 
 
+def test_committed_reproduction_ran_this_preset():
+    """The committed record's numbers are only the preset's if the record ran the preset as it
+    stands (comments aside): change config/repro.yaml, rerun and commit a new record."""
+    rec = load_config(ROOT / "paper" / "reproductions" / "repro" / "config.yaml", base_dir=ROOT)
+    assert rec == load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
+
+
 def test_repro_cost_calibration_is_not_optimistic():
     """The preset's fitted cost model plans its committed run at no less than it took in total
     (within 1.5x) and each job within 0.4-2.5x of its wall time: else the bound above means nothing."""
