@@ -149,3 +149,26 @@ def test_resume_after_sigkill_equals_uninterrupted(data, tmp_path):
     a = pd.read_parquet(tmp_path / "ref" / "trials.parquet").drop(columns=TIMING)
     b = pd.read_parquet(out / "trials.parquet").drop(columns=TIMING)
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("argv, flush", [([], True), (["--keep-denormals"], False)])
+def test_train_command_flushes_denormals_unless_told(monkeypatch, tmp_path, argv, flush):
+    """The train process sets flush-to-zero before it trains (denormals slow x86 arithmetic many times)."""
+    from rnncap import cli
+
+    calls = []
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: calls.append(("flush", on)) or True)
+    monkeypatch.setattr(search_mod, "run", lambda *a, **k: calls.append(("run", k["device"])))
+    assert cli.main(["train", "--spec", '{"task": "capacity"}', "--out", str(tmp_path), *argv]) == 0
+    assert calls == [("flush", flush), ("run", "cpu")]
+
+
+def test_flushed_denormals_read_as_zero():
+    """What the train command relies on: with the flag set, a denormal operand and result are 0."""
+    tiny = torch.tensor([1e-39, 1e-30])
+    try:
+        assert torch.set_flush_denormal(True)
+        assert (tiny * 1.0).tolist() == [0.0, pytest.approx(1e-30)]
+    finally:
+        torch.set_flush_denormal(False)
+    assert (tiny * 1.0)[0].item() > 0

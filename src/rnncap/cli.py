@@ -54,8 +54,16 @@ def _cmd_data(a: argparse.Namespace) -> int:
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
+    import torch
+
     from .search import run
 
+    # A training process flushes float32 denormals to zero, before any op starts a thread pool
+    # (new threads inherit the flag). A run that memorises its labels drives gradients and Adam's
+    # second moments below 1e-38, where x86 arithmetic slows many times: a 36000-step depth-2 GRU
+    # (capacity task, 2000 params) fell from 35 to 22 steps/s without it, with the same losses to
+    # the last digit (docs/performance.md). GPUs are unaffected; `--keep-denormals` restores IEEE.
+    torch.set_flush_denormal(not a.keep_denormals)
     spec = json.loads(Path(a.spec[1:]).read_text()) if a.spec.startswith("@") else json.loads(a.spec)
     run(spec, a.out, device=a.device or spec.get("device", "cpu"), threads=a.threads)
     return 0
@@ -88,6 +96,8 @@ def _register_stages(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--device", default=None, help="cpu or cuda (default: the spec's device, else cpu)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: best for small models)")
+    p.add_argument("--keep-denormals", action="store_true",
+                   help="do not flush float32 denormals to zero on the CPU (slower once a run memorises)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("aggregate", help="concatenate run directories into trials/best tables")
