@@ -26,10 +26,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from rnncap.cells import CELLS, spec
-from rnncap.hparams import init_member_
-from rnncap.model import Arch, Ensemble
-from rnncap.optim import EnsembleOptimizer
+from rnncap.model.cells import CELLS, spec
+from rnncap.model.init import init_member_
+from rnncap.model.ensemble import Arch, Ensemble
+from rnncap.model.optim import EnsembleOptimizer
 
 T, B, N_OUT = 20, 128, 10
 

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from rnncap.hparams import cell_space, optim_space
-from rnncap.hparams import init_member_
-from rnncap.model import Arch, Ensemble
-from rnncap.space import sample_all
+from rnncap.hpspace import cell_space, optim_space
+from rnncap.model.init import init_member_
+from rnncap.model.ensemble import Arch, Ensemble
+from rnncap.hpspace import sample_all
 
 
 def random_hps(cell, n, seed=0, steps=50, **over):

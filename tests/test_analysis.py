@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnncap.analysis import capacity, losscurves, memory, randomhp, scorecard, stats, tables, trainability
+from rnncap.analysis import capacity, losscurves, memory, randomhp, stats, trainability
+from rnncap.report import scorecard, tables
 from rnncap.analysis.common import best_rows, parse_roles, select_role
 
 NAN = float("nan")

@@ -11,10 +11,10 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
 from rnncap.analysis.fit import FIT_FILES, NUMBERS  # noqa: E402
-from rnncap.analysis.scorecard import NOT_RUN, REPRODUCED  # noqa: E402
-from rnncap.analysis.tables import BUILDERS  # noqa: E402
+from rnncap.report.scorecard import NOT_RUN, REPRODUCED  # noqa: E402
+from rnncap.report.tables import BUILDERS  # noqa: E402
 from rnncap.cli import main  # noqa: E402
-from rnncap.schema import COLUMNS  # noqa: E402
+from rnncap.trials import COLUMNS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from rnncap.cells import CELLS, spec
-from rnncap.model import Arch
+from rnncap.model.cells import CELLS, spec
+from rnncap.model.ensemble import Arch
 
 from helpers import build, random_hps
 
@@ -148,7 +148,7 @@ def test_gate_offset_only_on_gate_blocks():
 
 def test_cpu_tanh_is_tanh_in_value_and_gradient():
     """cells.tanh computes tanh through the (faster on CPU) sigmoid identity."""
-    from rnncap.cells import tanh
+    from rnncap.model.cells import tanh
 
     z = (torch.randn(3, 257, 19) * 4).requires_grad_()
     z2 = z.detach().clone().requires_grad_()

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from rnncap.config import ConfigError, load_config, validate_config, write_synthetic_text8
-from rnncap.sweep import COLUMNS, describe, run_dir, spec_json, sweep_table, train_spec
+from rnncap.plan.config import ConfigError, load_config, validate_config, write_synthetic_text8
+from rnncap.plan.jobs import COLUMNS, describe, run_dir, spec_json, sweep_table, train_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["test.yaml", "config.yaml", "paper.yaml", "repro.yaml"]

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from rnncap.cells import CELLS
-from rnncap.model import Arch
+from rnncap.model.cells import CELLS
+from rnncap.model.ensemble import Arch
 
 from helpers import build, random_hps
 
@@ -34,7 +34,7 @@ def test_cuda_forward_backward_matches_cpu(cell):
 
 
 def test_cuda_training_run(tmp_path):
-    from rnncap.search import run
+    from rnncap.train.run import run
     from rnncap.tasks import get_task_class
 
     opts = {"n_in": 12, "seq_len": 5, "n_samples": 2000}

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import yaml
 
-from rnncap.config import ConfigError, load_config
-from rnncap.hparams import apply_overrides, cell_space, optim_space
-from rnncap.space import sample_all
+from rnncap.plan.config import ConfigError, load_config
+from rnncap.hpspace import apply_overrides, cell_space, optim_space
+from rnncap.hpspace import sample_all
 
 
 def space(cell):

@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
-from rnncap import plots  # noqa: E402
+from rnncap.figures import plots  # noqa: E402
 from rnncap.analysis.common import CELL_ORDER  # noqa: E402
 from rnncap.cli import main  # noqa: E402
 
@@ -64,7 +64,7 @@ def test_notebook_is_thin(name):
     nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for forbidden in ("plt.", "ax.", "matplotlib", "savefig", "read_csv"):
-        assert forbidden not in code, f"{name}: plotting code belongs in rnncap.plots ({forbidden!r})"
+        assert forbidden not in code, f"{name}: plotting code belongs in rnncap.figures ({forbidden!r})"
     assert f"plots.{name}(" in code and f'plots.save(fig, fig_dir, "{name}")' in code
 
 
@@ -125,7 +125,7 @@ def test_notebook_runs_under_papermill(executed, name):
 
 
 def test_every_figure_rule_runs_the_contract_command_line():
-    """The fixture above runs what the rules run: papermill on the IPC engine (rnncap.notebook)."""
+    """The fixture above runs what the rules run: papermill on the IPC engine (rnncap.figures.engine)."""
     smk = (ROOT / "workflow" / "rules" / "paper.smk").read_text()
     assert smk.count("        PAPERMILL\n") == len(plots.FIGURES_LIST)
     assert "papermill {input.notebook} {output.notebook} --engine rnncap -k python3" in smk

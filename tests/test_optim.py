@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnncap.optim import EnsembleOptimizer
+from rnncap.model.optim import EnsembleOptimizer
 
 
 def hp(opt, lr=0.05, mom_logit=2.0, decay=1.0, clip=1e9, l2=0.0, steps=10):

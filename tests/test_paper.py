@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
-from rnncap import plots  # noqa: E402
-from rnncap.analysis.paper import unfilled  # noqa: E402
+from rnncap.figures import plots  # noqa: E402
+from rnncap.report.document import unfilled  # noqa: E402
 from rnncap.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

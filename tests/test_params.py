@@ -3,9 +3,9 @@ import sys
 
 import pytest
 
-from rnncap.cells import CELLS, CellError
-from rnncap.model import Arch, Ensemble
-from rnncap.params import BudgetError, count_params, solve_width
+from rnncap.model.cells import CELLS, CellError
+from rnncap.model.ensemble import Arch, Ensemble
+from rnncap.model.params import BudgetError, count_params, solve_width
 
 
 def depths_for(cell):

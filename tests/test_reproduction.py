@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from rnncap.analysis import reproduction as R
+from rnncap.report import record as R
 from rnncap.cli import main
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnncap.model import Arch, Ensemble
+from rnncap.model.ensemble import Arch, Ensemble
 from rnncap.tasks import TASKS, Batch, Task, TaskError, get_task_class, load_task
 from rnncap.tasks.arithmetic import INPUT_ALPHABET, OUTPUT_ALPHABET
 from rnncap.tasks.capacity import mutual_information_bits

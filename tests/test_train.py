@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncap import search as search_mod
-from rnncap.model import Arch
-from rnncap.params import solve_width
-from rnncap.search import run
+from rnncap.train import run as search_mod
+from rnncap.model.ensemble import Arch
+from rnncap.model.params import solve_width
+from rnncap.train.run import run
 from rnncap.tasks import get_task_class, load_task
-from rnncap.train import TrainSettings, train_ensemble
+from rnncap.train.loop import TrainSettings, train_ensemble
 
 from helpers import random_hps
 

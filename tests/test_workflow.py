@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rnncap.config import load_config
-from rnncap.sweep import sweep_table
+from rnncap.plan.config import load_config
+from rnncap.plan.jobs import sweep_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

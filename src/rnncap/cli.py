@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .cells import CELLS, CellError
+from .model.cells import CELLS, CellError
 from .analysis.cli import register as _register_analysis
-from .params import BudgetError, count_params, solve_width
+from .model.params import BudgetError, count_params, solve_width
 
 
 def _cmd_params(a: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def _cmd_data(a: argparse.Namespace) -> int:
 def _cmd_train(a: argparse.Namespace) -> int:
     import torch
 
-    from .search import run
+    from .train.run import run
 
     # A training process flushes float32 denormals to zero, before any op starts a thread pool
     # (new threads inherit the flag). A run that memorises its labels drives gradients and Adam's
@@ -71,7 +71,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 def _cmd_aggregate(a: argparse.Namespace) -> int:
     from . import io
-    from .aggregate import best_per_run, collect
+    from .analysis.aggregate import best_per_run, collect
 
     runs = list(a.runs)
     if a.runs_from:  # the paper grid's 10^4 directories do not fit on one command line

@@ -9,8 +9,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rnncap.config import ConfigError, load_config
-from rnncap import sweep as rnncap_sweep
+from rnncap.plan.config import ConfigError, load_config
+from rnncap.plan import jobs as rnncap_sweep
 
 # --- shell rules call `rnncap`: make the one beside the Python running Snakemake win, so
 # `.venv/bin/snakemake` works without activating the venv (a conda env's own bin, put
@@ -43,7 +43,7 @@ REPRODUCTIONS = sorted(glob.glob("paper/reproductions/*/run.json") + glob.glob("
 
 # the fit and table files are declared by the library that writes them
 from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
-from rnncap.analysis.tables import BUILDERS as TABLE_BUILDERS
+from rnncap.report.tables import BUILDERS as TABLE_BUILDERS
 
 FIT_OUTPUTS = [f"results/fits/{name}.csv" for name in FIT_FILES] + [f"results/fits/{FIT_NUMBERS}"]
 TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in TABLE_BUILDERS for ext in ("tex", "md")]
@@ -99,7 +99,7 @@ def data_input(wildcards):
 
 def data_options(wildcards):
     exp = experiment_cfg(wildcards)
-    from rnncap.config import task_facts
+    from rnncap.plan.config import task_facts
 
     return json.dumps(task_facts(exp["task"], exp.get("options", {})).options, sort_keys=True, separators=(",", ":"))
 
@@ -152,7 +152,7 @@ def train_mem_mb(wildcards):
     """MB: a base for python+torch, plus activations kept for backprop, plus the corpus for text8."""
     row = run_row(wildcards)
     exp = CFG["experiments"][row["experiment"]]
-    from rnncap.config import task_facts
+    from rnncap.plan.config import task_facts
 
     facts = task_facts(exp["task"], exp.get("options", {}))
     s = exp["search"]

@@ -32,4 +32,4 @@ rule make_test_corpus:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "python -m rnncap.config synthetic-text8 --chars {params.chars} --seed {params.seed} --out {output.corpus} > {log} 2>&1"
+        "python -m rnncap.plan.config synthetic-text8 --chars {params.chars} --seed {params.seed} --out {output.corpus} > {log} 2>&1"

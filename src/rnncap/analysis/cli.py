@@ -14,7 +14,7 @@ def _cmd_fit(a: argparse.Namespace) -> int:
 
 def _cmd_tables(a: argparse.Namespace) -> int:
     from .fit import read
-    from .tables import write_all
+    from ..report.tables import write_all
 
     tables, _ = read(a.fits)
     paths = write_all(tables, a.out)
@@ -23,7 +23,7 @@ def _cmd_tables(a: argparse.Namespace) -> int:
 
 
 def _cmd_scorecard(a: argparse.Namespace) -> int:
-    from .scorecard import run
+    from ..report.scorecard import run
 
     claims = run(a.fits, a.preset, a.out)
     counts: dict[str, int] = {}
@@ -34,7 +34,7 @@ def _cmd_scorecard(a: argparse.Namespace) -> int:
 
 
 def _cmd_paper(a: argparse.Namespace) -> int:
-    from .paper import build
+    from ..report.document import build
 
     out = build(a.fits, a.figures, a.tables, a.scorecard, a.template, a.out, preset=a.preset,
                 reproductions_dir=a.reproductions)
@@ -43,7 +43,7 @@ def _cmd_paper(a: argparse.Namespace) -> int:
 
 
 def _cmd_reproduction(a: argparse.Namespace) -> int:
-    from .reproduction import write
+    from ..report.record import write
 
     tgt = write(a.out, a.fits, a.figures, a.tables, a.scorecard, a.preset, a.command, wall_s=a.wall_s,
                 started=a.started, benchmarks=a.benchmarks, config=a.config)

@@ -1,13 +1,6 @@
-"""Shared helpers of the analysis: roles, feasibility, best-trial selection.
+"""Shared helpers of the analysis: roles, cell labels, failure counts, frame shapes.
 
-Pure pandas; no torch import, so analysis, figures and tables stay light.
-
-Selection rule everywhere (spec §4): among the *feasible* trials of a group, the
-one with the best validation metric (max for higher-is-better metrics such as
-MI, min otherwise); the figures report that trial's *evaluation* metric.
-A trial is feasible when its `infeasible` flag is false and its validation
-metric is finite.
-"""
+The selection rule (best feasible trial) lives with the trial tables, `rnncap.trials`."""
 
 from __future__ import annotations
 
@@ -18,11 +11,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-# display order and labels of the cells (spec §2)
-CELL_ORDER: tuple[str, ...] = ("rnn", "irnn", "ugrnn", "gru", "lstm", "plus")
-CELL_LABELS: dict[str, str] = {
-    "rnn": "RNN", "irnn": "IRNN", "ugrnn": "UGRNN", "gru": "GRU", "lstm": "LSTM", "plus": "+RNN",
-}
+from ..model.cells import CELLS, SPECS
+from ..trials import as_bool, best_rows, cell_sort_key, feasible_mask, finite, higher_is_better, score, sort_cells
+
+# display order and labels of the cells: the cells' own specs
+CELL_ORDER: tuple[str, ...] = CELLS
+CELL_LABELS: dict[str, str] = {c: s.label for c, s in SPECS.items()}
 
 # the figure roles of docs/contracts.md
 ROLES: tuple[str, ...] = (
@@ -32,10 +26,6 @@ ROLES: tuple[str, ...] = (
 
 def label(cell: str) -> str:
     return CELL_LABELS.get(cell, cell)
-
-
-def cell_sort_key(cell: str) -> int:
-    return CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER)
 
 
 def parse_roles(roles: str | Mapping[str, Any] | None) -> dict[str, list[str]]:
@@ -70,79 +60,11 @@ def select_role(trials: pd.DataFrame, roles: Mapping[str, Sequence[str]], role: 
     return trials[trials["experiment"].isin(list(exps))].copy()
 
 
-def as_bool(s: pd.Series) -> pd.Series:
-    return s.fillna(False).astype(bool)
-
-
-def finite(s: pd.Series) -> pd.Series:
-    return pd.Series(np.isfinite(pd.to_numeric(s, errors="coerce").astype(float)), index=s.index)
-
-
-def feasible_mask(df: pd.DataFrame, metric: str = "valid_metric") -> pd.Series:
-    """Not flagged infeasible and the given metric finite."""
-    if df.empty:
-        return pd.Series(False, index=df.index, dtype=bool)
-    return ~as_bool(df["infeasible"]) & finite(df[metric])
-
-
 def failed_mask(df: pd.DataFrame) -> pd.Series:
     """Counted as infeasible in Table 1 / Table App.1: flagged, or a non-finite eval metric."""
     if df.empty:
         return pd.Series(False, index=df.index, dtype=bool)
     return as_bool(df["infeasible"]) | ~finite(df["eval_metric"])
-
-
-def higher_is_better(df: pd.DataFrame) -> bool:
-    if df.empty or "higher_is_better" not in df.columns:
-        return False
-    vals = df["higher_is_better"].dropna().astype(bool).unique()
-    if len(vals) > 1:
-        raise ValueError("higher_is_better: mixed metric directions in one group of trials")
-    return bool(vals[0]) if len(vals) else False
-
-
-def score(df: pd.DataFrame, metric: str = "valid_metric") -> pd.Series:
-    """Metric turned into 'bigger is better' using each row's direction."""
-    v = pd.to_numeric(df[metric], errors="coerce").astype(float)
-    sign = np.where(as_bool(df["higher_is_better"]), 1.0, -1.0) if "higher_is_better" in df else -1.0
-    return v * sign
-
-
-def best_rows(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """One row per group of `keys`: the feasible trial with the best validation metric.
-
-    Adds `n_trials` and `n_feasible` (counts in the group). Groups with no feasible
-    trial are left out. Ties go to the earliest row (lowest trial index first).
-    """
-    keys = list(keys)
-    if trials.empty:
-        return trials.iloc[0:0].assign(n_trials=pd.Series(dtype=int), n_feasible=pd.Series(dtype=int))
-    df = trials.copy()
-    sort_cols = [c for c in ("seed", "trial") if c in df.columns]
-    if sort_cols:
-        df = df.sort_values(sort_cols, kind="stable")
-    df["_ok"] = feasible_mask(df)
-    df["_score"] = score(df)
-    counts = df.groupby(keys, dropna=False).agg(n_trials=("_ok", "size"), n_feasible=("_ok", "sum"))
-    ok = df[df["_ok"]]
-    if ok.empty:
-        return trials.iloc[0:0].assign(n_trials=pd.Series(dtype=int), n_feasible=pd.Series(dtype=int))
-    idx = ok.groupby(keys, dropna=False)["_score"].idxmax()
-    best = ok.loc[idx.values].drop(columns=["_ok", "_score"])
-    best = best.merge(counts.reset_index(), on=keys, how="left")
-    return sort_cells(best.reset_index(drop=True), keys)
-
-
-def sort_cells(df: pd.DataFrame, keys: Iterable[str] = ("cell", "depth", "budget")) -> pd.DataFrame:
-    """Sort by cell in paper order, then by the other keys present."""
-    if df.empty:
-        return df.reset_index(drop=True)
-    by = [k for k in keys if k in df.columns]
-    if "cell" in df.columns:
-        df = df.assign(_c=df["cell"].map(cell_sort_key))
-        by = ["_c"] + [k for k in by if k != "cell"]
-        return df.sort_values(by, kind="stable").drop(columns="_c").reset_index(drop=True)
-    return df.sort_values(by, kind="stable").reset_index(drop=True) if by else df.reset_index(drop=True)
 
 
 def frame(rows: list[dict] | pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .. import io, schema
+from .. import io, trials as schema
 from . import capacity, losscurves, memory, randomhp, trainability
 from .common import ROLES, best_rows, feasible_mask, parse_roles, select_role
 

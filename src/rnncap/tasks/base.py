@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 import torch
 from torch import Tensor
 
-from ..space import HPDim
+from ..hpspace import HPDim
 
 
 class TaskError(ValueError):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..space import HPDim
+from ..hpspace import HPDim
 from .base import Batch, TaskError
 from .common import PaperTask, f64, np_rng, require, save_data
 

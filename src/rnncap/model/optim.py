@@ -16,15 +16,20 @@ steps by up to 1/sqrt(1 - rho)).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from .hparams import OPTIMIZERS, momentum
-
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 ADAM_BETA2 = 0.999
 EPS = 1e-8
+
+
+def momentum(hp: Mapping[str, Any]) -> float:
+    """The momentum-like parameter, searched as a logit (spec §4, §9 #12)."""
+    return 1.0 / (1.0 + math.exp(-float(hp["momentum_logit"])))
 
 
 class EnsembleOptimizer:

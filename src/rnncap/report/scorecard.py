@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .. import io
-from . import paper_values as P
-from .common import label
+from .. import paper_values as P
+from ..analysis.common import label
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"

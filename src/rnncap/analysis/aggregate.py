@@ -7,8 +7,8 @@ from typing import Iterable
 
 import pandas as pd
 
-from .analysis.common import best_rows
-from .schema import RUN_KEYS
+from .common import best_rows
+from ..trials import RUN_KEYS
 
 
 def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:

@@ -1,12 +1,12 @@
 """A validated config -> the sweep table (one row per training job) and its cost.
 
-    cfg = rnncap.config.load_config("config/config.yaml")
+    cfg = rnncap.plan.config.load_config("config/config.yaml")
     table = sweep_table(cfg)     # experiment, task, mode, cell, budget, depth, seed, width, params, ...
     print(describe(table))       # "N training jobs, ~X core-hours estimated"
 
 Rows: every enabled experiment x its cells x depths x budgets x seeds. A +RNN at
 depth 1 only arises from the top-level default cell list and is skipped there
-(an experiment listing `plus` with depth 1 is a ConfigError in rnncap.config).
+(an experiment listing `plus` with depth 1 is a ConfigError in rnncap.plan.config).
 
 Cost model (a planning estimate, not a promise; calibrate with `cost:` in the config).
 One training step of an ensemble of E members (width n, depth L, G gate blocks, T time
@@ -42,9 +42,9 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from .cells import spec as cell_spec
+from ..model.cells import spec as cell_spec
 from .config import experiment_cells, experiment_seeds, task_facts, valid_depth
-from .params import count_params, solve_width
+from ..model.params import count_params, solve_width
 
 COLUMNS = ["experiment", "task", "mode", "cell", "budget", "depth", "seed", "width", "params",
            "est_core_hours", "source"]
@@ -93,7 +93,7 @@ def train_rows(facts: Any, cell: str, search: Mapping[str, Any]) -> Callable[[in
     if facts.task != "capacity":
         return lambda params: batch
     from .config import search_dims
-    from .hparams import apply_overrides
+    from ..hpspace import apply_overrides
 
     dims = apply_overrides(search_dims(facts.task, cell, (1, 2)), search.get("fixed", {}),
                            search.get("ranges", {}), "search")
@@ -115,7 +115,7 @@ def run_core_hours(cell: str, width: int, depth: int, facts: Any, search: Mappin
 
 
 def sweep_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per training job of a validated config (rnncap.config.validate_config)."""
+    """One row per training job of a validated config (rnncap.plan.config.validate_config)."""
     rows = []
     cost = cfg["cost"]
     for name, exp in cfg["experiments"].items():

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import io
-from . import paper_values as P
-from .common import CELL_ORDER, cell_sort_key, label
+from .. import paper_values as P
+from ..analysis.common import CELL_ORDER, cell_sort_key, label
 
 NOT_RUN = "not run at this scale"
 DASH = "—"

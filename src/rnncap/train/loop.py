@@ -17,11 +17,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import io
-from .hparams import init_member_
-from .model import Arch, Ensemble
-from .optim import EnsembleOptimizer
-from .tasks.base import Task
+from .. import io
+from ..model.init import init_member_
+from ..model.ensemble import Arch, Ensemble
+from ..model.optim import EnsembleOptimizer
+from ..tasks.base import Task
 
 
 @dataclass(frozen=True)

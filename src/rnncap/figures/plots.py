@@ -21,10 +21,10 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib.lines import Line2D
 
-from . import io
-from .analysis import fit as _fit
-from .analysis.common import CELL_LABELS, CELL_ORDER
-from .analysis.memory import DEFAULT_N_IN, reference_error
+from .. import io
+from ..analysis import fit as _fit
+from ..analysis.common import CELL_LABELS, CELL_ORDER
+from ..analysis.memory import DEFAULT_N_IN, reference_error
 
 CELL_COLORS: dict[str, str] = {
     "rnn": "#0072B2",    # blue

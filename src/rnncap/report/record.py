@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .. import io
-from .common import cell_sort_key, label, sort_cells
-from .memory import summary as memory_summary
+from ..analysis.common import cell_sort_key, label, sort_cells
+from ..analysis.memory import summary as memory_summary
 from .scorecard import TOL_MEM_CURVE, TOL_MEM_ZERO
 
 CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_bits", "bits_per_param",

@@ -34,6 +34,7 @@ class CellSpec:
     gate_blocks: tuple[str, ...]  # blocks that receive the b_fg offset
     state_vectors: int  # learned initial-state vectors per layer (LSTM: c0 and h0)
     candidate_blocks: tuple[str, ...]  # blocks squashed by the tunable s (tanh/ReLU)
+    label: str  # how figures and tables name it
     min_depth: int = 1
 
     @property
@@ -42,13 +43,13 @@ class CellSpec:
 
 
 SPECS: dict[str, CellSpec] = {
-    "rnn": CellSpec("rnn", ("h",), (), 1, ("h",)),
-    "irnn": CellSpec("irnn", ("h",), (), 1, ("h",)),
-    "ugrnn": CellSpec("ugrnn", ("c", "g"), ("g",), 1, ("c",)),
-    "gru": CellSpec("gru", ("r", "u", "c"), ("u",), 1, ("c",)),
-    "lstm": CellSpec("lstm", ("i", "f", "c", "o"), ("f",), 2, ("c",)),
+    "rnn": CellSpec("rnn", ("h",), (), 1, ("h",), "RNN"),
+    "irnn": CellSpec("irnn", ("h",), (), 1, ("h",), "IRNN"),
+    "ugrnn": CellSpec("ugrnn", ("c", "g"), ("g",), 1, ("c",), "UGRNN"),
+    "gru": CellSpec("gru", ("r", "u", "c"), ("u",), 1, ("c",), "GRU"),
+    "lstm": CellSpec("lstm", ("i", "f", "c", "o"), ("f",), 2, ("c",), "LSTM"),
     # +RNN: yin (ReLU, fixed), hin (tanh, fixed), depth gate gy, time gate gh.
-    "plus": CellSpec("plus", ("y", "hh", "gy", "gh"), ("gy", "gh"), 1, (), min_depth=2),
+    "plus": CellSpec("plus", ("y", "hh", "gy", "gh"), ("gy", "gh"), 1, (), "+RNN", min_depth=2),
 }
 
 

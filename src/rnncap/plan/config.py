@@ -8,7 +8,7 @@ path (`experiments.capacity.budgets[0]: ...`):
 1. the JSON-Schema `workflow/schemas/config.schema.yaml` (types, unknown keys, enums,
    minimums), which also fills the defaults it declares;
 2. semantic checks that need the library: task options (against the task class),
-   every (cell, depth, budget) has a width (`rnncap.params.solve_width`), +RNN depths,
+   every (cell, depth, budget) has a width (`rnncap.model.params.solve_width`), +RNN depths,
    fixed/ranged HP names per cell, rerun sources, roles, the text8 file.
 
 Importable without Snakemake: the CLI, the tests and `workflow/rules/common.smk` use it.
@@ -27,10 +27,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from .cells import CELLS, CellError, spec as cell_spec
-from .params import BudgetError, solve_width
+from ..model.cells import CELLS, CellError, spec as cell_spec
+from ..model.params import BudgetError, solve_width
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 
 TASKS = ("capacity", "memory", "rcf", "text8", "parentheses", "arithmetic")
 
@@ -80,7 +80,7 @@ def key_path(parts: Any) -> str:
 
 
 def _task_class(task: str) -> Any:
-    from .tasks import get_task_class
+    from ..tasks import get_task_class
 
     return get_task_class(task)
 
@@ -135,7 +135,7 @@ def hp_names(task: str, cell: str) -> set[str]:
 
 def search_dims(task: str, cell: str, steps: tuple[int, int]) -> list:
     """The HP dimensions a run of (task, cell) searches (the train stage's own space)."""
-    from .hparams import full_space
+    from ..hpspace import full_space
 
     cls = _task_class(task)
     # Task.hp_space needs no data for the paper tasks, so an instance without data will do
@@ -314,7 +314,7 @@ def _check_experiment(cfg: dict, name: str, base_dir: Path) -> None:
         raise ConfigError(f"{where}.search.steps: low {lo} > high {hi}")
     if s["initial_points"] > s["trials"] and exp["mode"] == "search":
         pass  # fine: the whole run is quasi-random then
-    from .hparams import is_pattern
+    from ..hpspace import is_pattern
 
     for key in ("fixed", "ranges"):
         for hp in s[key]:
@@ -338,7 +338,7 @@ def _check_experiment(cfg: dict, name: str, base_dir: Path) -> None:
             raise ConfigError(f"{where}.search.ranges.{hp}: expected [low, high] with low <= high, got {v}")
     for c in cells:  # values: the same code the search runs (hparams.apply_overrides)
         dims = search_dims(task, c, (lo, hi))
-        from .hparams import apply_overrides
+        from ..hpspace import apply_overrides
 
         try:
             apply_overrides(dims, s["fixed"], s["ranges"], f"{where}.search")
@@ -436,7 +436,7 @@ def write_synthetic_text8(path: str | os.PathLike, chars: int, seed: int = 0) ->
     be fetched; its losses mean nothing."""
     import random
 
-    from . import io
+    from .. import io
 
     r = random.Random(int(seed))
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -451,11 +451,11 @@ def write_synthetic_text8(path: str | os.PathLike, chars: int, seed: int = 0) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m rnncap.config check FILE... | synthetic-text8 --chars N --seed S --out PATH"""
+    """python -m rnncap.plan.config check FILE... | synthetic-text8 --chars N --seed S --out PATH"""
     import argparse
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m rnncap.config", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m rnncap.plan.config", description=main.__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="validate config files (exit 2 with the offending key on error)")
     c.add_argument("files", nargs="+")
@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "synthetic-text8":
         write_synthetic_text8(a.out, a.chars, a.seed)
         return 0
-    from .sweep import describe, sweep_table
+    from .jobs import describe, sweep_table
 
     rc = 0
     for f in a.files:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import io
-from . import paper_values
-from .common import label
+from .. import paper_values
+from ..analysis.common import label
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "figA1")
 
@@ -107,7 +107,7 @@ def render_markdown(template: str, numbers: Mapping[str, Any], figures_dir: Path
                     scorecard_md: Path, preset: str, reproductions_dir: str | Path | None = None) -> str:
     import jinja2
 
-    from .reproduction import summary_markdown
+    from .record import summary_markdown
 
     figures_dir, tables_dir = Path(figures_dir), Path(tables_dir)
 

@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__, io
-from .hparams import apply_overrides, full_space
-from .model import Arch
-from .params import solve_width
-from .schema import HP_PREFIX, OPT_PREFIX
-from .space import HPDim, sample_all
-from .tasks import load_task
-from .train import TrainSettings, derive_seed, train_ensemble
+from .. import __version__, io
+from ..hpspace import apply_overrides, full_space
+from ..model.ensemble import Arch
+from ..model.params import solve_width
+from ..trials import HP_PREFIX, OPT_PREFIX
+from ..hpspace import HPDim, sample_all
+from ..tasks import load_task
+from .loop import TrainSettings, derive_seed, train_ensemble
 
 MODES = ("search", "random", "rerun")
 
@@ -189,7 +189,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
 
 
 def arch_params(arch: Arch) -> int:
-    from .params import count_params
+    from ..model.params import count_params
 
     return count_params(arch.cell, arch.width, arch.depth, arch.n_in, arch.n_out)
 
@@ -200,7 +200,7 @@ def _isnan(v: Any) -> bool:
 
 def best_trial(df: pd.DataFrame) -> pd.Series | None:
     """The feasible trial with the best validation metric (spec §4 selection), or None."""
-    from .analysis.common import best_rows  # the one implementation of the selection rule
+    from ..analysis.common import best_rows  # the one implementation of the selection rule
 
     best = best_rows(df.assign(_run=0), ["_run"])
     return None if best.empty else best.drop(columns=["_run", "n_trials", "n_feasible"]).iloc[0]

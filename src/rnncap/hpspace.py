@@ -1,25 +1,77 @@
-"""The paper's HP space (spec §4, App. A) and how each HP acts on a model.
+"""The hyperparameter space: its vocabulary (`HPDim`), the paper's space (spec §4, App. A)
+and the config's `fixed`/`ranges` overrides. One table, read by the config checks, the
+tuner, random draws and the trial tables alike.
 
 Where the paper is silent the choices of spec §9 apply: scales per block (#10),
 constant bias = 1 x multiplier (#11), momentum logit -> sigma(logit) (#12),
 clipping by global norm (#13). Every HP is one flat dict entry, so a trial is a
-plain dict and a row of the trial table.
-"""
+plain dict and a row of the trial table."""
 
 from __future__ import annotations
 
 import fnmatch
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import torch
+import numpy as np
 
-from .cells import spec
-from .model import Ensemble
-from .space import HPDim
+from .model.cells import spec
+from .model.optim import OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 
+@dataclass(frozen=True)
+class HPDim:
+    """One hyperparameter dimension.
+
+    kind: "float" (uniform, or log-uniform when log=True), "int" (inclusive
+    bounds, log optional) or "cat" (choices). A dimension with low == high, or
+    a single choice, is fixed: it is recorded but never searched.
+    """
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("float", "int", "cat"):
+            raise ValueError(f"HP {self.name}: unknown kind {self.kind!r}")
+        if self.kind == "cat":
+            if not self.choices:
+                raise ValueError(f"HP {self.name}: categorical needs choices")
+        else:
+            if self.low is None or self.high is None or self.low > self.high:
+                raise ValueError(f"HP {self.name}: bad range [{self.low}, {self.high}]")
+            if self.log and self.low <= 0:
+                raise ValueError(f"HP {self.name}: log range must be positive, got {self.low}")
+
+    @property
+    def fixed(self) -> bool:
+        return len(self.choices) == 1 if self.kind == "cat" else self.low == self.high
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One uniform draw (log-uniform where log=True)."""
+        if self.kind == "cat":
+            return self.choices[int(rng.integers(len(self.choices)))]
+        if self.fixed:
+            return int(self.low) if self.kind == "int" else float(self.low)
+        if self.log:
+            v = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            v = rng.uniform(self.low, self.high)
+        if self.kind == "int":
+            return int(min(max(round(v), self.low), self.high))
+        return float(v)
+
+
+def sample_all(dims: Sequence[HPDim], rng: np.random.Generator) -> dict[str, Any]:
+    return {d.name: d.sample(rng) for d in dims}
+
+
+# --------------------------------------------------------------------------- the paper's space
 
 def cell_space(cell: str) -> list[HPDim]:
     """Architecture/initialisation dimensions of one cell."""
@@ -117,62 +169,3 @@ def apply_overrides(
                 d = HPDim(d.name, d.kind, r[0], r[1], log=d.log and r[0] != r[1])
         out.append(d)
     return out
-
-
-# -- acting on a model ---------------------------------------------------------------
-
-def _normal(shape: Sequence[int], gen: torch.Generator) -> torch.Tensor:
-    return torch.randn(*shape, generator=gen)
-
-
-def _orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:
-    q, r = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
-    return (q * torch.sign(torch.diagonal(r))).float()
-
-
-def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Generator) -> None:
-    """Initialise member e from its HPs, drawing only from `gen` (spec §4 init rules)."""
-    arch, s = model.arch, model.spec
-    n = arch.width
-    irnn = arch.cell == "irnn"
-    with torch.no_grad():
-        if arch.cell == "plus":
-            model.p("proj.W")[e] = _normal((arch.n_in, n), gen) / math.sqrt(arch.n_in) * hp["proj_scale"]
-            model.p("proj.b")[e] = 0.0
-        for l in range(arch.depth):
-            Wx, Wh, b = model.p(f"{l}.Wx")[e], model.p(f"{l}.Wh")[e], model.p(f"{l}.b")[e]
-            n_x = Wx.shape[0]
-            for k, blk in enumerate(s.blocks):
-                cols = slice(k * n, (k + 1) * n)
-                Wx[:, cols] = _normal((n_x, n), gen) / math.sqrt(n_x) * hp[f"in_scale_{blk}"]
-                if irnn:
-                    Wh[:, cols] = torch.eye(n)
-                    b[:, cols] = 0.0
-                    continue
-                kind = hp["square_init"]
-                if kind == "identity":
-                    Wh[:, cols] = torch.eye(n)
-                elif kind == "orthogonal":
-                    Wh[:, cols] = _orthogonal(n, gen) * hp[f"rec_scale_{blk}"]
-                else:
-                    Wh[:, cols] = _normal((n, n), gen) / math.sqrt(n) * hp[f"rec_scale_{blk}"]
-                base = torch.ones(1, n) if hp["bias_init"] == "constant" else _normal((1, n), gen)
-                b[:, cols] = base * hp[f"bias_scale_{blk}"]
-            model.p(f"{l}.h0")[e] = 0.0
-            if s.state_vectors == 2:
-                model.p(f"{l}.c0")[e] = 0.0
-            off = model.gate_offset[l, e]
-            off.zero_()
-            for k, blk in enumerate(s.blocks):
-                if blk in s.gate_blocks:
-                    key = {"gy": "b_fg_y", "gh": "b_fg_h"}.get(blk, "b_fg")
-                    off[:, k * n : (k + 1) * n] = float(hp[key])
-        model.p("out.W")[e] = _normal((n, arch.n_out), gen) / math.sqrt(n)
-        model.p("out.b")[e] = 0.0
-        model.relu[e] = irnn or hp.get("nonlinearity") == "relu"
-    model.refresh_nonlinearity()
-
-
-def momentum(hp: Mapping[str, Any]) -> float:
-    """The momentum-like parameter, searched as a logit (spec §4, §9 #12)."""
-    return 1.0 / (1.0 + math.exp(-float(hp["momentum_logit"])))
