@@ -18,6 +18,9 @@ from ..trials import as_bool, best_rows, cell_sort_key, feasible_mask, finite, h
 CELL_ORDER: tuple[str, ...] = CELLS
 CELL_LABELS: dict[str, str] = {c: s.label for c, s in SPECS.items()}
 
+# what a figure panel, table or claim says when the run had no data for it
+NOT_RUN = "not run at this scale"
+
 # the figure roles of docs/contracts.md
 ROLES: tuple[str, ...] = (
     "capacity", "unroll", "memory", "text8", "rcf", "parentheses", "arithmetic", "random_hp", "rerun_best",
