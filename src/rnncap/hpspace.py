@@ -77,22 +77,17 @@ def cell_space(cell: str) -> list[HPDim]:
     """Architecture/initialisation dimensions of one cell."""
     s = spec(cell)
     dims: list[HPDim] = []
-    if cell not in ("irnn", "plus"):  # IRNN: ReLU fixed; +RNN: ReLU/tanh fixed by the paper
-        dims.append(HPDim("nonlinearity", "cat", choices=("tanh", "relu")))
-    if cell == "rnn":  # identity init is what makes an IRNN; the RNN may not use it
-        dims.append(HPDim("square_init", "cat", choices=("orthogonal", "normal")))
-    elif cell != "irnn":
-        dims.append(HPDim("square_init", "cat", choices=("identity", "orthogonal", "normal")))
-    if cell != "irnn":  # IRNN biases start at zero
+    if len(s.nonlinearities) > 1:  # one choice (IRNN) or none (+RNN): fixed, not searched
+        dims.append(HPDim("nonlinearity", "cat", choices=s.nonlinearities))
+    if not s.identity_init:  # the IRNN's recurrent blocks start at I and its biases at 0
+        dims.append(HPDim("square_init", "cat", choices=s.square_inits))
         dims.append(HPDim("bias_init", "cat", choices=("constant", "normal")))
-    if cell == "plus":
-        dims += [HPDim("b_fg_y", "float", 0.0, 6.0), HPDim("b_fg_h", "float", 0.0, 6.0)]
+    dims += [HPDim(hp, "float", 0.0, 6.0) for hp in dict.fromkeys(hp for _, hp in s.gates)]
+    if s.input_projection:
         dims.append(HPDim("proj_scale", "float", 0.001, 2.0, log=True))
-    elif s.gate_blocks:
-        dims.append(HPDim("b_fg", "float", 0.0, 6.0))
     for k in s.blocks:
         dims.append(HPDim(f"in_scale_{k}", "float", 0.001, 2.0, log=True))
-        if cell != "irnn":
+        if not s.identity_init:
             dims.append(HPDim(f"rec_scale_{k}", "float", 0.01, 2.0, log=True))
             dims.append(HPDim(f"bias_scale_{k}", "float", -2.0, 2.0))
     return dims

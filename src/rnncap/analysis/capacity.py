@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.cells import SPECS
 from .common import best_rows, cell_sort_key, frame, largest_budgets, opt_column, sort_cells
 
 N_LARGEST = 2  # budgets per (cell, depth) in the summary
@@ -44,7 +45,10 @@ def _with_mi(best: pd.DataFrame) -> pd.DataFrame:
     if "b" not in out.columns:
         out["b"] = np.nan
     out["nonlinearity"] = out["hp_nonlinearity"] if "hp_nonlinearity" in out.columns else np.nan
-    out.loc[out["cell"] == "irnn", "nonlinearity"] = "relu"  # the IRNN is ReLU by definition
+    # a cell with one fixed s(.) records no nonlinearity HP: the IRNN is ReLU by definition
+    fixed = {c: s.nonlinearities[0] for c, s in SPECS.items() if len(s.nonlinearities) == 1}
+    mask = out["cell"].isin(list(fixed))
+    out.loc[mask, "nonlinearity"] = out.loc[mask, "cell"].map(fixed)
     return out
 
 

@@ -22,36 +22,6 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-CELLS = ("rnn", "irnn", "ugrnn", "gru", "lstm", "plus")
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    """Static facts about a cell that counting, init and HP spaces need."""
-
-    name: str
-    blocks: tuple[str, ...]  # gate/candidate blocks, in column order
-    gate_blocks: tuple[str, ...]  # blocks that receive the b_fg offset
-    state_vectors: int  # learned initial-state vectors per layer (LSTM: c0 and h0)
-    candidate_blocks: tuple[str, ...]  # blocks squashed by the tunable s (tanh/ReLU)
-    label: str  # how figures and tables name it
-    min_depth: int = 1
-
-    @property
-    def G(self) -> int:
-        return len(self.blocks)
-
-
-SPECS: dict[str, CellSpec] = {
-    "rnn": CellSpec("rnn", ("h",), (), 1, ("h",), "RNN"),
-    "irnn": CellSpec("irnn", ("h",), (), 1, ("h",), "IRNN"),
-    "ugrnn": CellSpec("ugrnn", ("c", "g"), ("g",), 1, ("c",), "UGRNN"),
-    "gru": CellSpec("gru", ("r", "u", "c"), ("u",), 1, ("c",), "GRU"),
-    "lstm": CellSpec("lstm", ("i", "f", "c", "o"), ("f",), 2, ("c",), "LSTM"),
-    # +RNN: yin (ReLU, fixed), hin (tanh, fixed), depth gate gy, time gate gh.
-    "plus": CellSpec("plus", ("y", "hh", "gy", "gh"), ("gy", "gh"), 1, (), "+RNN", min_depth=2),
-}
-
 
 class CellError(ValueError):
     """An unknown cell or an impossible cell configuration."""
@@ -154,11 +124,49 @@ def step_plus(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin, x: 
     return (h,), y
 
 
-STEPS = {
-    "rnn": step_rnn,
-    "irnn": step_rnn,
-    "ugrnn": step_ugrnn,
-    "gru": step_gru,
-    "lstm": step_lstm,
-    "plus": step_plus,
+# --------------------------------------------------------------------------- the cells' specs
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything that differs between cells, so that no other module tests a cell's name.
+
+    Counting, the ensemble's forward pass, initialisation and the HP space read these
+    fields; adding a cell is one step function above plus one entry in SPECS below.
+    """
+
+    name: str
+    label: str  # how figures and tables name it
+    step: Callable  # step(xp_t, state, W_h, s[, x_t]) -> (state, layer output)
+    blocks: tuple[str, ...]  # gate/candidate blocks, in column order
+    gates: tuple[tuple[str, str], ...] = ()  # (block, HP) pairs: blocks whose sigmoid gets a b_fg offset
+    state_vectors: int = 1  # learned initial-state vectors per layer (LSTM: h0 and c0)
+    nonlinearities: tuple[str, ...] = ("tanh", "relu")  # choices of s(.); one = fixed; () = fixed in `step`
+    square_inits: tuple[str, ...] = ("identity", "orthogonal", "normal")  # recurrent-block init choices
+    identity_init: bool = False  # IRNN: recurrent blocks start at I and biases at 0, neither searched
+    input_projection: bool = False  # +RNN: a learned projection of the input to the width, and `step`
+    #                                 also reads the layer input x_t (its depth gate)
+    min_depth: int = 1
+
+    @property
+    def G(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def gate_blocks(self) -> tuple[str, ...]:
+        return tuple(b for b, _ in self.gates)
+
+
+SPECS: dict[str, CellSpec] = {
+    # the identity init is what makes an IRNN, so the RNN may not use it
+    "rnn": CellSpec("rnn", "RNN", step_rnn, ("h",), square_inits=("orthogonal", "normal")),
+    "irnn": CellSpec("irnn", "IRNN", step_rnn, ("h",), nonlinearities=("relu",), square_inits=(),
+                     identity_init=True),
+    "ugrnn": CellSpec("ugrnn", "UGRNN", step_ugrnn, ("c", "g"), gates=(("g", "b_fg"),)),
+    "gru": CellSpec("gru", "GRU", step_gru, ("r", "u", "c"), gates=(("u", "b_fg"),)),
+    "lstm": CellSpec("lstm", "LSTM", step_lstm, ("i", "f", "c", "o"), gates=(("f", "b_fg"),), state_vectors=2),
+    # +RNN: y (ReLU) and hh (tanh) fixed by the paper, depth gate gy, time gate gh; its depth gate
+    # mixes layers of equal width, so the paper never runs it at depth 1
+    "plus": CellSpec("plus", "+RNN", step_plus, ("y", "hh", "gy", "gh"), gates=(("gy", "b_fg_y"), ("gh", "b_fg_h")),
+                     nonlinearities=(), input_projection=True, min_depth=2),
 }
+CELLS: tuple[str, ...] = tuple(SPECS)

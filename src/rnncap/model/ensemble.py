@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import STEPS, check_depth, spec, tanh
+from .cells import check_depth, spec, tanh
 from .params import layer_input_dims
 
 
@@ -40,7 +40,7 @@ def param_layout(arch: Arch) -> dict[str, tuple[int, ...]]:
     s = spec(arch.cell)
     n, Gn = arch.width, s.G * arch.width
     shapes: dict[str, tuple[int, ...]] = {}
-    if arch.cell == "plus":
+    if s.input_projection:
         shapes["proj.W"] = (arch.n_in, n)
         shapes["proj.b"] = (1, n)
     for l, n_x in enumerate(layer_input_dims(arch.cell, n, arch.depth, arch.n_in)):
@@ -81,7 +81,7 @@ class Ensemble(nn.Module):
 
         Keeps forward free of device syncs; the mixed path costs one extra op.
         """
-        if self.arch.cell == "irnn" or bool(self.relu.all()):
+        if self.spec.nonlinearities == ("relu",) or bool(self.relu.all()):
             self._s_mode = "relu"
         elif not bool(self.relu.any()):
             self._s_mode = "tanh"
@@ -122,9 +122,9 @@ class Ensemble(nn.Module):
         """
         arch, E = self.arch, self.E
         B = x.shape[2]
-        if arch.cell == "plus":
+        if self.spec.input_projection:
             x = self._project(x, self.p("proj.W"), self.p("proj.b"))
-        step = STEPS[arch.cell]
+        step = self.spec.step
         s_fn = self._nonlin
         want = set(readout_steps)
         top = arch.depth - 1
@@ -135,7 +135,7 @@ class Ensemble(nn.Module):
             if self.spec.state_vectors == 2:
                 state.append(self.p(f"{l}.c0").expand(E, B, arch.width))
             state = tuple(state)
-            xs = x.unbind(1) if arch.cell == "plus" else None
+            xs = x.unbind(1) if self.spec.input_projection else None
             outs = []
             for t, xp_t in enumerate(xp.unbind(1)):
                 if xs is not None:

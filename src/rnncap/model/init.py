@@ -23,9 +23,8 @@ def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Gene
     """Initialise member e from its HPs, drawing only from `gen` (spec §4 init rules)."""
     arch, s = model.arch, model.spec
     n = arch.width
-    irnn = arch.cell == "irnn"
     with torch.no_grad():
-        if arch.cell == "plus":
+        if s.input_projection:
             model.p("proj.W")[e] = _normal((arch.n_in, n), gen) / math.sqrt(arch.n_in) * hp["proj_scale"]
             model.p("proj.b")[e] = 0.0
         for l in range(arch.depth):
@@ -34,7 +33,7 @@ def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Gene
             for k, blk in enumerate(s.blocks):
                 cols = slice(k * n, (k + 1) * n)
                 Wx[:, cols] = _normal((n_x, n), gen) / math.sqrt(n_x) * hp[f"in_scale_{blk}"]
-                if irnn:
+                if s.identity_init:
                     Wh[:, cols] = torch.eye(n)
                     b[:, cols] = 0.0
                     continue
@@ -52,11 +51,10 @@ def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Gene
                 model.p(f"{l}.c0")[e] = 0.0
             off = model.gate_offset[l, e]
             off.zero_()
-            for k, blk in enumerate(s.blocks):
-                if blk in s.gate_blocks:
-                    key = {"gy": "b_fg_y", "gh": "b_fg_h"}.get(blk, "b_fg")
-                    off[:, k * n : (k + 1) * n] = float(hp[key])
+            for blk, key in s.gates:
+                k = s.blocks.index(blk)
+                off[:, k * n : (k + 1) * n] = float(hp[key])
         model.p("out.W")[e] = _normal((n, arch.n_out), gen) / math.sqrt(n)
         model.p("out.b")[e] = 0.0
-        model.relu[e] = irnn or hp.get("nonlinearity") == "relu"
+        model.relu[e] = s.nonlinearities == ("relu",) or hp.get("nonlinearity") == "relu"
     model.refresh_nonlinearity()

@@ -16,8 +16,8 @@ class BudgetError(ValueError):
 
 
 def layer_input_dims(cell: str, width: int, depth: int, n_in: int) -> list[int]:
-    """Input dimension of each layer. The +RNN projects its input to `width` first."""
-    first = width if cell == "plus" else n_in
+    """Input dimension of each layer. A cell with an input projection (+RNN) sees `width` first."""
+    first = width if spec(cell).input_projection else n_in
     return [first] + [width] * (depth - 1)
 
 
@@ -33,7 +33,7 @@ def count_params(cell: str, width: int, depth: int, n_in: int, n_out: int) -> in
     total = 0
     for n_x in layer_input_dims(cell, width, depth, n_in):
         total += s.G * n * (n_x + n + 1) + s.state_vectors * n
-    if cell == "plus":
+    if s.input_projection:
         total += n * (n_in + 1)  # first-layer projection (TF IntersectionRNNCell num_in_proj)
     total += n_out * (n + 1)
     return total

@@ -62,11 +62,11 @@ def _arch(cell: str, budget: int, depth: int, n_in: int, n_out: int) -> tuple[in
 def sequence_macs(cell: str, width: int, depth: int, n_in: int, n_out: int, seq_len: int, readouts: int,
                   input_kind: str = "dense") -> int:
     """Multiply-adds of one forward pass over one sequence (see the module doc)."""
-    G = cell_spec(cell).G
+    s = cell_spec(cell)
     dense = input_kind == "dense"
-    first = width if cell == "plus" else (n_in if dense else 0)
-    rec = sum(G * width * (n_x + width) for n_x in [first] + [width] * (depth - 1))
-    if cell == "plus" and dense:
+    first = width if s.input_projection else (n_in if dense else 0)
+    rec = sum(s.G * width * (n_x + width) for n_x in [first] + [width] * (depth - 1))
+    if s.input_projection and dense:
         rec += width * n_in  # the input projection
     return seq_len * rec + readouts * n_out * width
 
