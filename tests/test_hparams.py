@@ -44,3 +44,35 @@ def test_config_pattern_matching_nothing_names_the_key():
     mem["search"] = {**mem["search"], "ranges": {"nope_*": [0, 1]}}  # a copy: the preset shares it by anchor
     with pytest.raises(ConfigError, match=r"experiments\.memory\.search\.ranges\.nope_\*"):
         load_config(cfg)
+
+
+@pytest.mark.parametrize("fixed, message", [
+    ({"lr": -1.0}, r"exp\.fixed\.lr: -1\.0 is outside lr's range"),
+    ({"lr": "fast"}, r"exp\.fixed\.lr: expected a number, got 'fast'"),
+    ({"clip": -5}, r"exp\.fixed\.clip: -5 is outside"),
+    ({"l2": -0.1}, r"exp\.fixed\.l2: -0\.1 is outside"),
+    ({"steps": 0}, r"exp\.fixed\.steps: 0 is outside"),
+    ({"steps": 20.5}, r"exp\.fixed\.steps: expected an integer"),
+    ({"lr": True}, r"exp\.fixed\.lr: expected a number, got True"),
+    ({"optimizer": "lbfgs"}, r"exp\.fixed\.optimizer: 'lbfgs' is not one of"),
+])
+def test_fixed_values_are_checked_against_their_dimension(fixed, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(space("rnn"), fixed, {}, "exp")
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ({"lr": [1e-6, 1e-2]}, r"exp\.ranges\.lr: 1e-06 is outside lr's range"),
+    ({"lr": [0.01, 0.001]}, r"exp\.ranges\.lr: expected \[low, high\] with low <= high"),
+    ({"lr": [0.01]}, r"exp\.ranges\.lr: expected \[low, high\]"),
+    ({"clip": ["a", 10]}, r"exp\.ranges\.clip: expected a number"),
+])
+def test_ranges_may_only_narrow_the_paper_space(ranges, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(space("rnn"), {}, ranges, "exp")
+
+
+def test_in_range_values_pin_and_narrow():
+    by = {d.name: d for d in apply_overrides(space("rnn"), {"lr": 0.01, "steps": 50}, {"clip": [2, 3]}, "exp")}
+    assert by["lr"].fixed and by["lr"].low == 0.01 and by["steps"].low == 50
+    assert (by["clip"].low, by["clip"].high) == (2, 3)

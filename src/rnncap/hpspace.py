@@ -134,10 +134,25 @@ def _expand(table: Mapping[str, Any], names: list[str], where: str) -> dict[str,
     return out
 
 
+def _number(d: HPDim, v: Any, key: str) -> float:
+    """`v` as a value of numeric dimension `d`, inside the paper's range; ValueError naming `key`."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{key}: expected a number, got {v!r}")
+    if d.kind == "int" and not float(v).is_integer():
+        raise ValueError(f"{key}: expected an integer, got {v!r}")
+    if not d.low <= v <= d.high:
+        raise ValueError(f"{key}: {v!r} is outside {d.name}'s range [{d.low:g}, {d.high:g}]")
+    return v
+
+
 def apply_overrides(
     dims: Sequence[HPDim], fixed: Mapping[str, Any], ranges: Mapping[str, Sequence[Any]], where: str
 ) -> list[HPDim]:
-    """Pin (`fixed`) or narrow (`ranges`) dimensions; keys are names or glob patterns."""
+    """Pin (`fixed`) or narrow (`ranges`) dimensions; keys are names or glob patterns.
+
+    Every value is checked against the dimension it overrides (type, choices, range), so a
+    config can only narrow the space the paper searches, never leave it.
+    """
     names = [d.name for d in dims]
     fixed = _expand(fixed, names, f"{where}.fixed")
     ranges = _expand(ranges, names, f"{where}.ranges")
@@ -150,17 +165,22 @@ def apply_overrides(
                     raise ValueError(f"{where}.fixed.{d.name}: {v!r} is not one of {d.choices}")
                 d = HPDim(d.name, "cat", choices=(v,))
             else:
+                v = _number(d, v, f"{where}.fixed.{d.name}")
                 d = HPDim(d.name, d.kind, v, v, log=False)
         elif d.name in ranges:
-            r = list(ranges[d.name])
+            r = ranges[d.name]
+            key = f"{where}.ranges.{d.name}"
             if d.kind == "cat":
                 bad = [c for c in r if c not in d.choices]
                 if bad:
-                    raise ValueError(f"{where}.ranges.{d.name}: {bad} not in {d.choices}")
+                    raise ValueError(f"{key}: {bad} not in {d.choices}")
                 d = HPDim(d.name, "cat", choices=tuple(r))
             else:
-                if len(r) != 2:
-                    raise ValueError(f"{where}.ranges.{d.name}: expected [low, high]")
-                d = HPDim(d.name, d.kind, r[0], r[1], log=d.log and r[0] != r[1])
+                if not isinstance(r, (list, tuple)) or len(r) != 2:
+                    raise ValueError(f"{key}: expected [low, high], got {r!r}")
+                lo, hi = (_number(d, x, key) for x in r)
+                if lo > hi:
+                    raise ValueError(f"{key}: expected [low, high] with low <= high, got {list(r)}")
+                d = HPDim(d.name, d.kind, lo, hi, log=d.log and lo != hi)
         out.append(d)
     return out
