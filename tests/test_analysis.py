@@ -2,14 +2,12 @@
 
 import json
 import math
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from rnncap.analysis import capacity, losscurves, memory, randomhp, stats, trainability
-from rnncap.report import scorecard, tables
 from rnncap.analysis.common import best_rows, parse_roles, select_role
 
 NAN = float("nan")
@@ -274,78 +272,3 @@ def test_random_summary_and_rerun_stats():
     assert r["sd"] == pytest.approx(sd) and r["sd_over_mean"] == pytest.approx(sd / 0.2)
     n = randomhp.random_numbers(randomhp.random_summary(t))
     assert n["irnn_pct_infeasible"] == 50.0
-
-
-# ---------------------------------------------------------------- scorecard
-
-def _numbers(**over):
-    n = {
-        "capacity": {"available": True, "bpp_min": 3.2, "bpp_max": 5.9, "bpp_mean": 4.6,
-                     "ordering": ["rnn", "ugrnn", "gru", "plus", "lstm", "irnn"],
-                     "bpp_by_cell": {"rnn": 5.5, "irnn": 3.0, "gru": 4.9}, "irnn_max": 3.4},
-        "relu": {"available": True, "by_cell": {"rnn": {"all": 5.5, "relu": 3.6}, "ugrnn": {"all": 5.2, "relu": 3.2}}},
-        "unroll": {"available": True, "curve": {"1": 2.0, "2": 3.5, "5": 4.2, "8": 4.3}},
-        "memory": {"available": True, "n_points_at_or_above": 4, "max_error_at_or_above": 0.04,
-                   "n_points_below": 4, "mean_abs_dev_below": 0.03},
-        "text8": {"available": True, "spread_ratio": 0.3, "spread_params": 0.01, "spread_units": 0.03},
-        "rcf": {"available": False},
-        "parentheses": {"available": True, "by_depth": {
-            "1": {"losses": {"gru": 0.105, "lstm": 0.10, "rnn": 0.5}, "tuning": {"gru": 0.2, "lstm": 0.3}},
-            "8": {"losses": {"gru": 0.3, "plus": 0.5}, "tuning": {"gru": 0.3, "plus": 0.2}}}},
-        "random_hp": {"available": True, "irnn_pct_infeasible": 71.0,
-                      "by_depth": {"1": {"median": {"gru": 0.1, "rnn": 0.2}}}},
-    }
-    n.update(over)
-    return n
-
-
-def test_scorecard_verdicts_on_known_numbers():
-    v = {c.id: c.verdict for c in scorecard.evaluate(_numbers())}
-    R, N, X = scorecard.REPRODUCED, scorecard.NOT_REPRODUCED, scorecard.NOT_RUN
-    assert v["C1"] == R and v["C2"] == R
-    assert v["C3"] == R  # one swap (+RNN/LSTM)
-    assert v["C4"] == R and v["C5"] == R
-    assert v["C6"] == R  # rises 2.0 -> 4.3, last step 2%
-    assert v["C7"] == R and v["C8"] == R
-    assert v["C9"] == R and v["C10"] == X  # RCF not run
-    assert v["C11"] == R  # GRU within 10% of the LSTM's loss, best tuning
-    assert v["C12"] == N  # +RNN loses on loss at depth 8
-    assert v["C13"] == X and v["C14"] == X  # arithmetic absent
-    assert v["C15"] == N  # 71% is 21 points from 50
-    assert v["C16"] == R and v["C17"] == X
-
-
-def test_scorecard_tolerance_edges_and_absent_roles():
-    n = _numbers()
-    n["capacity"] = {**n["capacity"], "bpp_max": 6.6, "bpp_mean": 3.9,
-                     "ordering": ["lstm", "rnn", "ugrnn", "gru", "plus"]}
-    v = {c.id: c.verdict for c in scorecard.evaluate(n)}
-    assert v["C1"] == scorecard.NOT_REPRODUCED  # 6.6 > 6 + 0.5
-    assert v["C2"] == scorecard.NOT_REPRODUCED  # |3.9 - 5| > 1
-    assert v["C3"] == scorecard.NOT_REPRODUCED  # LSTM first: 3 discordant pairs
-    empty = {c.id: c.verdict for c in scorecard.evaluate({})}
-    assert set(empty.values()) == {scorecard.NOT_RUN}
-    assert scorecard.discordant_pairs(["rnn", "gru", "ugrnn"], ("rnn", "ugrnn", "gru")) == 1
-    assert scorecard.wins({"a": 1.0, "b": 1.09}, "b") and not scorecard.wins({"a": 1.0, "b": 1.11}, "b")
-
-
-def test_scorecard_files(tmp_path):
-    claims = scorecard.write(_numbers(), "test", tmp_path / "scorecard.md")
-    md = (tmp_path / "scorecard.md").read_text()
-    assert "Reduced scale: preset `test`" in md
-    assert len(claims) == len(re.findall(r"^\| C\d+ \|", md, flags=re.M))
-    csv = pd.read_csv(tmp_path / "scorecard.csv")
-    assert list(csv["verdict"]) == [c.verdict for c in claims] and set(csv["preset"]) == {"test"}
-
-
-# ---------------------------------------------------------------- table formatting
-
-def test_table_formatting():
-    assert tables.fmt(3.0) == "3.00" and tables.fmt(0.0609) == "0.0609" and tables.fmt(1080.4) == "1080"
-    assert tables.fmt(4.2e-4) == "4.20e-04" and tables.fmt(NAN) == tables.DASH
-    assert tables.fmt_p(2e-5) == "<0.001" and tables.fmt_pct(48.0) == "48%"
-    assert tables.tex_escape("48% a_b <0.001") == r"48\% a\_b $<$0.001"
-    t = tables.Table("x", "X", "cap", ["A", "B"], [["RNN", "1|2"]])
-    assert "| RNN | 1\\|2 |" in tables.to_markdown(t)
-    tex = tables.to_latex(t)
-    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex and "RNN & 1|2" in tex

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
 from rnncap.analysis.fit import FIT_FILES, NUMBERS  # noqa: E402
-from rnncap.report.scorecard import NOT_RUN, REPRODUCED  # noqa: E402
+from rnncap.analysis.common import NOT_RUN  # noqa: E402
+from rnncap.report.claims import REPRODUCED  # noqa: E402
 from rnncap.report.tables import BUILDERS  # noqa: E402
 from rnncap.cli import main  # noqa: E402
 from rnncap.trials import COLUMNS  # noqa: E402

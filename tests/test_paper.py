@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
-from rnncap.figures import plots  # noqa: E402
+from rnncap import figures  # noqa: E402
+from rnncap.figures import FIGURES  # noqa: E402
 from rnncap.report.document import unfilled  # noqa: E402
 from rnncap.cli import main  # noqa: E402
 
@@ -31,8 +32,8 @@ def _stage(d: Path, roles: str, figures_from: Path | None = None) -> dict:
     assert main(["tables", "--fits", str(fits), "--out", str(tables)]) == 0
     assert main(["scorecard", "--fits", str(fits), "--preset", "test", "--out", str(sc)]) == 0
     if figures_from is None:
-        for name in plots.FIGURES_LIST:
-            plots.make(name, fits, figs, "test")
+        for name in FIGURES:
+            figures.make(name, fits, figs, "test")
     else:
         shutil.copytree(figures_from, figs)
     return {"fits": fits, "tables": tables, "scorecard": sc, "figures": figs}
@@ -52,10 +53,10 @@ def test_report_has_every_figure_table_and_no_placeholder(staged, tmp_path):
     out = tmp_path / "results" / "paper" / "rnncap.html"
     assert _paper(staged, out) == 0
     html = out.read_text()
-    for name in plots.FIGURES_LIST:
+    for name in FIGURES:
         assert re.search(rf'<figure id="{name}"><img alt="{name}" src="data:image/png;base64,[A-Za-z0-9+/=]{{1000,}}"',
                          html), name
-    assert html.count("<img") == len(plots.FIGURES_LIST)
+    assert html.count("<img") == len(FIGURES)
     assert not re.search(r'src="(?!data:)', html)  # self-contained: nothing loaded from elsewhere
     for title in TABLE_TITLES:
         assert title in html, title
@@ -76,7 +77,7 @@ def test_report_builds_when_nothing_was_run(staged, tmp_path):
     assert _paper(s, out) == 0
     html = out.read_text()
     assert unfilled(html) == [] and "not run at this scale" in html
-    assert html.count("<img") == len(plots.FIGURES_LIST)
+    assert html.count("<img") == len(FIGURES)
 
 
 def test_report_summarises_committed_reproductions(staged, tmp_path):
@@ -122,7 +123,7 @@ def test_template_types_no_number():
     for pat in allowed:
         prose = re.sub(pat, " ", prose)
     assert not re.findall(r".{0,30}\d.{0,30}", prose), "typed numbers in paper/rnncap.md"
-    for name in plots.FIGURES_LIST:
+    for name in FIGURES:
         assert f'figure("{name}"' in text
     for name in ("table1_random_hp", "tableA1_rerun", "tableA2_welch", "fig1i_ratio", "capacity_summary"):
         assert f'table("{name}")' in text

@@ -1,11 +1,15 @@
 """`rnncap reproduction`: the frozen record of a finished run (issue 6 deliverables)."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from rnncap.report import record as R
+from rnncap.report import targets as T
 from rnncap.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _fits(tmp_path, bpp_rnn=3.5, mem_at=0.01):
@@ -46,13 +50,13 @@ def test_targets_pass_and_miss_on_the_measured_values(tmp_path):
     fits = _fits(tmp_path)
     cap = R.capacity_table(pd.read_csv(fits / "capacity_best.csv"))
     mem = R.memory_table(pd.read_csv(fits / "memory.csv"))
-    t = R.targets(cap, mem)
+    t = T.targets(cap, mem)
     each = t[t.target.str.startswith("bits/param at the largest budget")]
     assert len(each) == 4 and each["met"].all()  # rnn d1, rnn d2, gru d1, plus d2: all >= 3 at 2000
     mean = t[t.target.str.startswith("mean over cells")].iloc[0]
     assert abs(mean["measured"] - (3.5 + 4.5 + 4.5) / 3) < 1e-3 and mean["met"]  # cells, depths averaged
     assert t[t.target.str.contains("n_h >= n_in")]["met"].all()
-    low = R.targets(R.capacity_table(pd.read_csv(_fits(tmp_path / "b", bpp_rnn=2.5, mem_at=0.3)
+    low = T.targets(R.capacity_table(pd.read_csv(_fits(tmp_path / "b", bpp_rnn=2.5, mem_at=0.3)
                                                  / "capacity_best.csv")),
                     R.memory_table(pd.read_csv(_fits(tmp_path / "c", mem_at=0.3) / "memory.csv")))
     assert not low[low.target.str.contains("RNN depth 1")]["met"].any()
@@ -93,3 +97,10 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch):
     for f in ("figures/fig1.png", "capacity_summary.md", "scorecard.md", "config.yaml", "targets.csv",
               "numbers.json"):
         assert (out / f).exists(), f
+
+
+def test_summary_reads_the_committed_record():
+    """The committed record (written before the targets became claims) still reads back."""
+    text = R.summary_markdown(ROOT / "paper" / "reproductions" / "repro")
+    assert "| RNN | 3.61 | 3.30 | 1938 |" in text and "(paper: ≈5)" in text
+    assert "Workstation targets met: 11 of 14 (`targets.csv`)." in text

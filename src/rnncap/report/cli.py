@@ -36,11 +36,12 @@ def _cmd_paper(a: argparse.Namespace) -> int:
 
 
 def _cmd_reproduction(a: argparse.Namespace) -> int:
-    from ..report.record import write
+    from .record import write
+    from .targets import met_line
 
     tgt = write(a.out, a.fits, a.figures, a.tables, a.scorecard, a.preset, a.command, wall_s=a.wall_s,
                 started=a.started, benchmarks=a.benchmarks, config=a.config)
-    print(f"{int(tgt['met'].sum())} of {len(tgt)} targets met -> {a.out}")
+    print(f"{met_line(tgt)} targets met -> {a.out}")
     return 0
 
 

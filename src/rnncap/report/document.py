@@ -10,8 +10,8 @@ Names available in the template:
 - `figure("fig1", "caption")`: the PNG of `--figures`, embedded as base64, with its caption;
 - `table("table1_random_hp")`: the Markdown table of `--tables`;
 - `scorecard()`: the scorecard table; `verdicts`: counts per verdict;
-- `reproductions()`: every committed run under `paper/reproductions/` (analysis.reproduction), or a line
-  saying there is none;
+- `reproductions()`: every committed run under `paper/reproductions/` (`report.record.summary_markdown`),
+  or a line saying there is none;
 - `paper`: the paper's values (module `paper_values`); `preset`: the preset name.
 
 Rendering fails (non-zero exit) on an undefined name or a missing figure/table,
@@ -32,8 +32,7 @@ from typing import Any, Mapping
 from .. import io
 from .. import paper_values
 from ..analysis.common import label
-
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "figA1")
+from .claims import NOT_REPRODUCED, NOT_RUN, REPRODUCED, TIE, VERDICTS
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 60rem; margin: 2rem auto;
@@ -149,17 +148,16 @@ def render_markdown(template: str, numbers: Mapping[str, Any], figures_dir: Path
 
 
 def _verdict_counts(csv_path: Path) -> dict[str, int]:
-    from .scorecard import VERDICTS
-
+    """Claims per verdict of a scorecard.csv, under the verdict text and a template-friendly name."""
     out = {v: 0 for v in VERDICTS}
     if csv_path.exists():
         with open(csv_path, newline="") as fh:
             for row in csv.DictReader(fh):
                 out[row["verdict"]] = out.get(row["verdict"], 0) + 1
     out["total"] = sum(out[v] for v in VERDICTS)
-    out["reproduced"] = out.get("reproduced", 0)
-    out["not_reproduced"] = out.get("not reproduced", 0)
-    out["not_run"] = out.get("not run at this scale", 0)
+    for name, v in (("reproduced", REPRODUCED), ("tie", TIE), ("not_reproduced", NOT_REPRODUCED),
+                    ("not_run", NOT_RUN)):
+        out[name] = out[v]
     return out
 
 

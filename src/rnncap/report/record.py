@@ -9,8 +9,8 @@ carry the headline numbers in the form the issue tracker and the README quote:
 - `capacity.csv`: one row per (cell, depth, budget): best MI and bits/parameter;
 - `memory.csv`: one row per (cell, depth, width): best eval error per dimension;
 
-and `targets.csv` states the workstation targets (issue 6) against them, pass or
-miss, with the measured value. Everything here reads the fit's CSVs: the numbers
+and `targets.csv` states the workstation targets (`report.targets`) against them, met or
+not, with the measured value. Everything here reads the fit's CSVs: the numbers
 are the run's, not re-derived.
 """
 
@@ -30,22 +30,23 @@ import numpy as np
 import pandas as pd
 
 from .. import io
+from .. import paper_values as P
 from ..analysis.common import cell_sort_key, label, sort_cells
-from ..analysis.memory import summary as memory_summary
-from .scorecard import TOL_MEM_CURVE, TOL_MEM_ZERO
+from ..figures import FIGURES
+from . import markdown
+from .targets import largest_budget, mean_over_cells, memory_numbers, met_line, targets
 
 CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_bits", "bits_per_param",
                     "n_trials", "n_feasible"]
 MEMORY_COLUMNS = ["cell", "depth", "budget", "params", "width", "n_in", "eval_error_per_dim", "reference",
                   "n_trials", "n_feasible"]
-TARGET_COLUMNS = ["target", "threshold", "measured", "met"]
 JOB_COLUMNS = ["experiment", "cell", "budget", "depth", "seed", "wall_s", "max_rss_mb"]
 
-BPP_EACH = 3.0  # bits/param at the largest budget, every (cell, depth)
-BPP_MEAN = 4.0  # mean over cells
 PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "scipy", "optuna", "snakemake",
             "snakemake-executor-plugin-slurm", "matplotlib", "seaborn", "papermill", "rnncap")
-FIGURES = ("fig1", "fig2", "figA1")  # the figures of the capacity and memory roles
+RECORD_FIGURES = ("fig1", "fig2", "figA1")  # the figures of the capacity and memory roles, a record's roles
+if not set(RECORD_FIGURES) <= set(FIGURES):
+    raise ImportError(f"RECORD_FIGURES {RECORD_FIGURES} not all in rnncap.figures.FIGURES {FIGURES}")
 
 
 def capacity_table(best: pd.DataFrame) -> pd.DataFrame:
@@ -58,51 +59,6 @@ def memory_table(curve: pd.DataFrame) -> pd.DataFrame:
     """results/fits/memory.csv -> memory.csv rows."""
     out = curve.rename(columns={"error": "eval_error_per_dim"})
     return sort_cells(out, ("cell", "depth", "width"))[MEMORY_COLUMNS].reset_index(drop=True)
-
-
-def largest_budget(capacity: pd.DataFrame) -> pd.DataFrame:
-    """The row of the largest budget of every (cell, depth)."""
-    idx = capacity.groupby(["cell", "depth"], sort=False)["budget"].idxmax()
-    return capacity.loc[sorted(idx)].reset_index(drop=True)
-
-
-def mean_over_cells(top: pd.DataFrame) -> float:
-    """Mean over cells of bits/param, each cell's depths averaged first."""
-    return float(top.groupby("cell", sort=False)["bits_per_param"].mean().mean())
-
-
-def memory_numbers(memory: pd.DataFrame) -> dict:
-    """memory.csv rows -> analysis.memory.summary (the scorecard's C7/C8 numbers)."""
-    return memory_summary(memory.rename(columns={"eval_error_per_dim": "error"}))
-
-
-def targets(capacity: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
-    """The issue's targets, each with its threshold, the measured value and whether it was met."""
-    rows: list[dict[str, Any]] = []
-    if not capacity.empty:
-        top = largest_budget(capacity)
-        for r in top.itertuples():
-            rows.append({"target": f"bits/param at the largest budget, {label(r.cell)} depth {r.depth} "
-                                   f"({r.params} params)",
-                         "threshold": f">= {BPP_EACH:g}", "measured": round(float(r.bits_per_param), 3),
-                         "met": bool(r.bits_per_param >= BPP_EACH)})
-        m = mean_over_cells(top)
-        rows.append({"target": "mean over cells of bits/param at the largest budget (depths averaged)",
-                     "threshold": f">= {BPP_MEAN:g}", "measured": round(m, 3), "met": bool(m >= BPP_MEAN)})
-    if not memory.empty:
-        s = memory_numbers(memory)
-        if s["n_points_at_or_above"]:
-            x = s["max_error_at_or_above"]
-            rows.append({"target": f"memory: max eval error per dim at n_h >= n_in "
-                                   f"({s['n_points_at_or_above']} points)",
-                         "threshold": f"<= {TOL_MEM_ZERO:g}", "measured": round(x, 4), "met": bool(x <= TOL_MEM_ZERO)})
-        if s["n_points_below"]:
-            x = s["mean_abs_dev_below"]
-            rows.append({"target": f"memory: mean abs(error - (1 - n_h/n_in)) at n_h < n_in "
-                                   f"({s['n_points_below']} points)",
-                         "threshold": f"<= {TOL_MEM_CURVE:g}", "measured": round(x, 4),
-                         "met": bool(x <= TOL_MEM_CURVE)})
-    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
 def job_times(benchmarks_dir: str | Path) -> pd.DataFrame:
@@ -180,22 +136,18 @@ def git_commit(repo: str | Path = ".") -> str | None:
 
 
 def _md_table(df: pd.DataFrame, floats: Mapping[str, int] | None = None) -> str:
+    """A frame as a Markdown table: `floats` columns to fixed digits, booleans yes / **no**, cells by label."""
     floats = dict(floats or {})
+
+    def show(col: str, v: Any) -> str:
+        if col in floats and v is not None and not (isinstance(v, float) and np.isnan(v)):
+            return f"{float(v):.{floats[col]}f}"
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "**no**"
+        return label(v) if col == "cell" else str(v)
+
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in df.itertuples(index=False):
-        cells = []
-        for c, v in zip(cols, r):
-            if c in floats and v is not None and not (isinstance(v, float) and np.isnan(v)):
-                cells.append(f"{float(v):.{floats[c]}f}")
-            elif isinstance(v, (bool, np.bool_)):
-                cells.append("yes" if v else "**no**")
-            elif c == "cell":
-                cells.append(label(v))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown.table(cols, ([show(c, v) for c, v in zip(cols, r)] for r in df.itertuples(index=False)))
 
 
 def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: pd.DataFrame,
@@ -204,7 +156,6 @@ def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: 
     wall = run.get("wall_s")
     wall_txt = f"{wall / 60:.1f} min ({wall:.0f} s)" if wall is not None else "not recorded"
     m = run["machine"]
-    met = int(tgt["met"].sum()) if len(tgt) else 0
     parts = [
         f"# Reproduction: preset `{preset}`",
         "",
@@ -218,7 +169,7 @@ def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: 
         f"{m['os']}, Python {m['python']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
         "",
-        f"## Targets ({met} of {len(tgt)} met)",
+        f"## Targets ({met_line(tgt)} met)",
         "",
         _md_table(tgt),
         "",
@@ -260,7 +211,7 @@ def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: st
         if p.exists():
             shutil.copyfile(p, out / p.name)
     (out / "figures").mkdir(exist_ok=True)
-    for f in FIGURES:
+    for f in RECORD_FIGURES:
         if (Path(figures) / f"{f}.png").exists():
             shutil.copyfile(Path(figures) / f"{f}.png", out / "figures" / f"{f}.png")
     for t in ("capacity_summary.md", "fig1i_ratio.md"):
@@ -295,13 +246,12 @@ def summary_markdown(folder: str | Path) -> str:
         piv = top.pivot_table(index="cell", columns="depth", values="bits_per_param", aggfunc="first")
         piv = piv.loc[sorted(piv.index, key=cell_sort_key)]
         params = top.groupby("cell")["params"].max()
-        lines += ["| cell | " + " | ".join(f"bits/param, depth {d}" for d in piv.columns) + " | params |",
-                  "|---|" + "---|" * (len(piv.columns) + 1)]
-        for cell, r in piv.iterrows():
-            vals = " | ".join("—" if pd.isna(v) else f"{v:.2f}" for v in r.values)
-            lines.append(f"| {label(cell)} | {vals} | {int(params[cell])} |")
-        lines += ["", f"Mean over cells (depths averaged): **{mean_over_cells(top):.2f} bits per parameter** "
-                      "(paper: ≈5).", ""]
+        header = ["cell", *(f"bits/param, depth {d}" for d in piv.columns), "params"]
+        rows = [[label(cell), *("—" if pd.isna(v) else f"{v:.2f}" for v in r.values), int(params[cell])]
+                for cell, r in piv.iterrows()]
+        lines += [markdown.table(header, rows), "",
+                  f"Mean over cells (depths averaged): **{mean_over_cells(top):.2f} bits per parameter** "
+                  f"(paper: ≈{P.BPP_MEAN:g}).", ""]
     if len(mem):
         s = memory_numbers(mem)
         parts = []
@@ -313,6 +263,5 @@ def summary_markdown(folder: str | Path) -> str:
                          f"({s['n_points_below']} points)")
         lines += [f"Memory task (n_in = {int(mem['n_in'].iloc[0])}): " + "; ".join(parts) + ".", ""]
     if len(tgt):
-        met = tgt["met"].astype(bool)
-        lines.append(f"Workstation targets met: {int(met.sum())} of {len(tgt)} (`targets.csv`).")
+        lines.append(f"Workstation targets met: {met_line(tgt)} (`targets.csv`).")
     return "\n".join(lines) + "\n"

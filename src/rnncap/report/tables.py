@@ -20,9 +20,9 @@ import pandas as pd
 
 from .. import io
 from .. import paper_values as P
-from ..analysis.common import CELL_ORDER, cell_sort_key, label
+from ..analysis.common import CELL_ORDER, NOT_RUN, cell_sort_key, label
+from . import markdown
 
-NOT_RUN = "not run at this scale"
 DASH = "—"
 
 
@@ -149,7 +149,8 @@ def capacity_summary(fits: Mapping[str, pd.DataFrame]) -> Table:
     s = fits["capacity_summary"]
     depths = sorted({int(d) for d in s["depth"]}) if len(s) else []
     t = Table("capacity_summary", "Capacity summary", "Bits per parameter per architecture and depth: median over the two "
-              "largest budgets of the best MI / params (paper: 3-6, ≈5 on average).",
+              f"largest budgets of the best MI / params (paper: {P.BPP_RANGE[0]:g}-{P.BPP_RANGE[1]:g}, "
+              f"≈{P.BPP_MEAN:g} on average).",
               ["Arch"] + [f"depth {d}" for d in depths] + ["mean"])
     for c in [c for c in CELL_ORDER if c in set(s["cell"])]:
         g = s[s["cell"] == c]
@@ -181,13 +182,7 @@ def build_all(fits: Mapping[str, pd.DataFrame]) -> list[Table]:
 # ---------------------------------------------------------------- renderers
 
 def to_markdown(t: Table) -> str:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
-    align = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = [f"**{t.title}.** {t.caption}", "",
-             "| " + " | ".join(esc(h) for h in t.header) + " |",
-             "|" + "|".join(align.get(a, "---") for a in t.colspec()) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in t.rows]
+    lines = [f"**{t.title}.** {t.caption}", "", markdown.table(t.header, t.rows, t.colspec())]
     if t.note:
         lines += ["", f"*Ours: {t.note}.*"]
     return "\n".join(lines) + "\n"
