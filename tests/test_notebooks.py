@@ -1,8 +1,10 @@
-"""The figure notebooks: parameters contract, thinness, and a papermill run of each on synthetic fits.
+"""The figures: one module and one thin notebook per figure, one workflow rule for all of them,
+and a papermill run of each notebook on synthetic fits.
 
 The papermill runs are marked `notebooks` (select with `-m notebooks`, skip with `-m "not notebooks"`).
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -20,14 +22,17 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "analysis"))
 import synthetic  # noqa: E402
 
-from rnncap.figures import plots  # noqa: E402
-from rnncap.analysis.common import CELL_ORDER  # noqa: E402
+from rnncap.analysis.common import CELL_ORDER, NOT_RUN, label  # noqa: E402
 from rnncap.cli import main  # noqa: E402
+from rnncap.figures import FIGURES, make, style  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "workflow" / "notebooks"
-# the figure rules' papermill call (workflow/rules/paper.smk), less its notebook paths and parameters
+# the figure rule's papermill call (workflow/rules/paper.smk), less its notebook paths and parameters
 PAPERMILL = [str(Path(sys.executable).parent / "papermill"), "--engine", "rnncap", "-k", "python3", "--no-progress-bar"]
+# a dry run; --configfile goes last because it takes every word after it
+SNAKEMAKE = [str(Path(sys.executable).parent / "snakemake"), "-n", "-p"]
+TEST_CONFIG = ["--configfile", "config/test.yaml"]
 WORKFLOW_PARAMS = {"fits_dir", "fig_dir", "preset"}  # what workflow/rules pass with -p
 
 
@@ -41,12 +46,15 @@ def fits(tmp_path_factory):
     return d / "fits", empty
 
 
+def _draw(name, fits_dir, preset):
+    return importlib.import_module(f"rnncap.figures.{name}").draw(style.load(fits_dir), preset)
+
+
 def test_one_notebook_per_figure():
-    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(plots.FIGURES_LIST)
-    assert set(plots.FIGURES) == set(plots.FIGURES_LIST)
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sorted(FIGURES)
 
 
-@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+@pytest.mark.parametrize("name", FIGURES)
 def test_parameters_cell_declares_exactly_the_workflow_parameters(name):
     path = NB_DIR / f"{name}.ipynb"
     params = pm.inspect_notebook(str(path))
@@ -59,40 +67,60 @@ def test_parameters_cell_declares_exactly_the_workflow_parameters(name):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
-@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+@pytest.mark.parametrize("name", FIGURES)
 def test_notebook_is_thin(name):
     nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for forbidden in ("plt.", "ax.", "matplotlib", "savefig", "read_csv"):
         assert forbidden not in code, f"{name}: plotting code belongs in rnncap.figures ({forbidden!r})"
-    assert f"plots.{name}(" in code and f'plots.save(fig, fig_dir, "{name}")' in code
+    assert f"{name}.draw(fits, preset)" in code and f'style.save(fig, fig_dir, "{name}")' in code
 
 
 def _texts(fig):
     return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
 
 
-@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+@pytest.mark.parametrize("name", FIGURES)
 def test_figures_on_empty_fits_say_not_run(fits, name, tmp_path):
-    f = plots.load(fits[1])
-    fig = plots.FIGURES[name](f, "test")
+    fig = _draw(name, fits[1], "test")
     texts = _texts(fig)
-    assert plots.NOT_RUN in texts
+    assert NOT_RUN in texts
     assert "reduced scale: preset test" in texts
-    pdf, png = plots.save(fig, tmp_path, name)
+    pdf, png = style.save(fig, tmp_path, name)
     assert pdf.stat().st_size > 0 and png.stat().st_size > 0
 
 
 def test_paper_preset_is_not_stamped(fits):
-    fig = plots.fig1(plots.load(fits[0]), "paper")
+    fig = _draw("fig1", fits[0], "paper")
     assert not any("reduced scale" in t for t in _texts(fig))
-    assert plots.NOT_RUN in _texts(fig)  # depth 4 is not in the synthetic capacity grid
+    assert NOT_RUN in _texts(fig)  # depth 4 is not in the synthetic capacity grid
 
 
 def test_one_colour_per_cell():
-    assert list(plots.CELL_COLORS) == list(CELL_ORDER)
-    assert len(set(plots.CELL_COLORS.values())) == len(CELL_ORDER)
-    assert plots.label("plus") == "+RNN"
+    assert list(style.CELL_COLORS) == list(CELL_ORDER)
+    assert len(set(style.CELL_COLORS.values())) == len(CELL_ORDER)
+
+
+def test_legend_names_the_cells_drawn_in_the_papers_order(fits):
+    fig = _draw("fig1", fits[0], "test")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    cells = style.cells_in(style.load(fits[0])["capacity_best"])
+    assert "plus" in cells and legend[: len(cells)] == [label(c) for c in cells]
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_make_draws_and_saves_each_figure(fits, name, tmp_path):
+    pdf, png = make(name, fits[0], tmp_path, "test")
+    assert (pdf, png) == (tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
+    assert pdf.stat().st_size > 10_000 and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["fig9", "style", "engine"])
+def test_make_refuses_what_is_not_a_figure(fits, name, tmp_path):
+    with pytest.raises(ValueError) as e:
+        make(name, fits[0], tmp_path, "test")
+    assert name in str(e.value) and "\n" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +129,7 @@ def executed(fits, tmp_path_factory):
     out = tmp_path_factory.mktemp("executed")
     fig_dir = out / "figures"
     procs = {}
-    for name in plots.FIGURES_LIST:
+    for name in FIGURES:
         cmd = [*PAPERMILL, str(NB_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
                "-p", "fits_dir", str(fits[0]), "-p", "fig_dir", str(fig_dir), "-p", "preset", "test"]
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -110,7 +138,7 @@ def executed(fits, tmp_path_factory):
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("name", plots.FIGURES_LIST)
+@pytest.mark.parametrize("name", FIGURES)
 def test_notebook_runs_under_papermill(executed, name):
     out, fig_dir, logs = executed
     log, rc = logs[name]
@@ -124,12 +152,26 @@ def test_notebook_runs_under_papermill(executed, name):
     assert injected and "preset = \"test\"" in "".join(injected[0]["source"])
 
 
-def test_every_figure_rule_runs_the_contract_command_line():
-    """The fixture above runs what the rules run: papermill on the IPC engine (rnncap.figures.engine)."""
-    smk = (ROOT / "workflow" / "rules" / "paper.smk").read_text()
-    assert smk.count("        PAPERMILL\n") == len(plots.FIGURES_LIST)
-    assert "papermill {input.notebook} {output.notebook} --engine rnncap -k python3" in smk
-    assert "--engine rnncap -k python3" in (ROOT / "docs" / "contracts.md").read_text()
+def test_the_figure_rule_plans_every_figure_with_the_papermill_command_line():
+    """One rule, one job per figure, each running what the fixture above runs: papermill on the
+    IPC engine (rnncap.figures.engine)."""
+    proc = subprocess.run([*SNAKEMAKE, "--forceall", *TEST_CONFIG], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    jobs = [block for block in out.split("\nrule ")[1:] if block.startswith("figure:")]
+    assert len(jobs) == len(FIGURES)
+    for name in FIGURES:
+        cmd = (f"papermill workflow/notebooks/{name}.ipynb results/notebooks/{name}.ipynb --engine rnncap -k python3"
+               f" -p fits_dir results/fits -p fig_dir paper/figures -p preset test > logs/figures/{name}.log 2>&1")
+        assert sum(cmd in block for block in jobs) == 1, name
+
+
+def test_the_figure_rule_takes_no_other_name():
+    """Its wildcard is constrained to FIGURES: another module of rnncap.figures is not a figure."""
+    proc = subprocess.run([*SNAKEMAKE, "paper/figures/style.png", *TEST_CONFIG], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0 and "MissingRuleException" in proc.stdout + proc.stderr
 
 
 @pytest.mark.notebooks
