@@ -36,13 +36,14 @@ def test_cuda_forward_backward_matches_cpu(cell):
 def test_cuda_training_run(tmp_path):
     from rnncap.train.run import run
     from rnncap.tasks import get_task_class
+    from test_train import search_block  # the config schema's defaults, as the workflow fills them
 
     opts = {"n_in": 12, "seq_len": 5, "n_samples": 2000}
     get_task_class("capacity").make_data(0, tmp_path / "d", **opts)
     spec = {"experiment": "capacity", "task": "capacity", "mode": "random", "cell": "lstm", "budget": 400,
             "depth": 1, "seed": 0, "options": opts, "data_dir": str(tmp_path / "d"),
-            "search": {"trials": 4, "ensemble": 4, "batch_size": 256, "steps": [200, 200], "eval_every": 100,
-                       "fixed": {"optimizer": "adam", "lr": 0.02}}}
+            "search": search_block(trials=4, ensemble=4, batch_size=256, steps=[200, 200], eval_every=100,
+                                   fixed={"optimizer": "adam", "lr": 0.02})}
     df = run(spec, tmp_path / "run", device="cuda", log=lambda m: None)
     assert (df["device"].str.startswith("cuda")).all()
     assert df["valid_metric"].max() > 0

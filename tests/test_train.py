@@ -15,6 +15,7 @@ import torch
 from rnncap.train import run as search_mod
 from rnncap.model.ensemble import Arch
 from rnncap.model.params import solve_width
+from rnncap.plan.config import validate_config
 from rnncap.train.run import run
 from rnncap.tasks import get_task_class, load_task
 from rnncap.train.loop import TrainSettings, train_ensemble
@@ -34,12 +35,26 @@ def data(tmp_path_factory):
     return root
 
 
+def search_block(**over):
+    """A complete search block: the config schema's defaults (filled by the config validator,
+    as for every spec the workflow builds), then `over`."""
+    cfg = validate_config({"experiments": {"x": {"task": "capacity", "budgets": [300], "depths": [1]}}})
+    return {**cfg["experiments"]["x"]["search"], **over}
+
+
 def capacity_spec(data, **search):
-    s = {"trials": 4, "ensemble": 2, "batch_size": 64, "steps": [40, 40], "eval_every": 20,
-         "checkpoint_every": 10, "initial_points": 2, "fixed": {"optimizer": "adam"}}
+    s = search_block(trials=4, ensemble=2, batch_size=64, steps=[40, 40], eval_every=20,
+                     checkpoint_every=10, initial_points=2, fixed={"optimizer": "adam"})
     s.update(search)
     return {"experiment": "capacity", "task": "capacity", "mode": "search", "cell": "gru", "budget": 300,
-            "depth": 1, "seed": 3, "options": CAP, "data_dir": str(data / "capacity"), "search": s}
+            "depth": 1, "seed": 3, "options": CAP, "data_dir": str(data / "capacity"), "search": s,
+            "source_best": None}
+
+
+def settings_(batch_size, eval_every):
+    """Loop settings for direct train_ensemble calls; these tests never checkpoint or compile."""
+    return TrainSettings(batch_size=batch_size, eval_every=eval_every, checkpoint_every=eval_every,
+                         eval_batch_size=1024, compile=False)
 
 
 def trial_hps(task, cell, n, **over):
@@ -50,7 +65,7 @@ def test_member_alone_equals_member_in_ensemble(data):
     task = load_task("capacity", data / "capacity", **CAP)
     arch = Arch("ugrnn", solve_width("ugrnn", 300, 1, 12, 2), 1, 12, 2)
     hps = trial_hps(task, "ugrnn", 3, optimizer="adam", lr=0.01)
-    settings = TrainSettings(batch_size=32, eval_every=20)
+    settings = settings_(batch_size=32, eval_every=20)
     together = train_ensemble(task, arch, hps, [1, 2, 3], settings, log=lambda m: None)
     alone = train_ensemble(task, arch, hps[1:2], [2], settings, log=lambda m: None)
     for k in ("train_loss", "valid_metric", "eval_loss", "steps", "infeasible"):
@@ -62,7 +77,7 @@ def test_diverging_member_is_infeasible_and_others_unaffected(data):
     arch = Arch("rnn", 8, 1, 8, 8)
     hps = random_hps("rnn", 2, steps=30, optimizer="sgd", lr=0.01, nonlinearity="relu")
     hps[0] = {**hps[0], "in_scale_h": 1e30, "rec_scale_h": 2.0}  # blows up to inf at once
-    s = TrainSettings(batch_size=16, eval_every=10)
+    s = settings_(batch_size=16, eval_every=10)
     both = train_ensemble(task, arch, hps, [5, 6], s, log=lambda m: None)
     alone = train_ensemble(task, arch, hps[1:], [6], s, log=lambda m: None)
     assert both[0]["infeasible"] and not both[1]["infeasible"]
@@ -78,7 +93,7 @@ def test_tiny_memory_run_lowers_its_loss(data):
         for b in ("r", "u", "c"):
             hps[0][k + b] = 1.0
     logs = []
-    r = train_ensemble(task, arch, hps, [0], TrainSettings(batch_size=64, eval_every=100), log=logs.append)[0]
+    r = train_ensemble(task, arch, hps, [0], settings_(batch_size=64, eval_every=100), log=logs.append)[0]
     assert len(logs) == 3 and "steps/s" in logs[0]
     assert r["eval_loss"] < 0.8  # starts near 1 (unit-variance targets)
     assert not r["infeasible"]
@@ -149,6 +164,20 @@ def test_resume_after_sigkill_equals_uninterrupted(data, tmp_path):
     a = pd.read_parquet(tmp_path / "ref" / "trials.parquet").drop(columns=TIMING)
     b = pd.read_parquet(out / "trials.parquet").drop(columns=TIMING)
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("key", ["trials", "initial_points", "keep_checkpoints"])
+def test_spec_missing_a_search_key_is_a_one_line_error(data, tmp_path, capsys, key):
+    """The driver has no defaults of its own: a spec without a search key names it and stops."""
+    from rnncap import cli
+
+    spec = capacity_spec(data)
+    del spec["search"][key]
+    out = tmp_path / "run"
+    assert cli.main(["train", "--spec", json.dumps(spec), "--out", str(out), "--keep-denormals"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rnncap train: error: search.{key}: missing from the run spec\n"
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("argv, flush", [([], True), (["--keep-denormals"], False)])

@@ -26,11 +26,14 @@ from ..tasks.base import Task
 
 @dataclass(frozen=True)
 class TrainSettings:
-    batch_size: int = 128
-    eval_every: int = 500
-    checkpoint_every: int = 500
-    eval_batch_size: int = 1024
-    compile: bool = False  # torch.compile the training forward+backward (worth it past ~10^4 steps)
+    """How the loop trains and evaluates. No defaults here: the run driver fills these from the
+    spec's search block, whose defaults the config schema declares (their one place)."""
+
+    batch_size: int
+    eval_every: int  # steps between progress lines; also the final-train-loss window
+    checkpoint_every: int
+    eval_batch_size: int
+    compile: bool  # torch.compile the training forward+backward (worth it past ~10^4 steps)
 
 
 def derive_seed(*parts: int) -> int:
@@ -63,7 +66,7 @@ def train_ensemble(
     log: Callable[[str], None] = print,
     tag: str = "",
 ) -> list[dict[str, Any]]:
-    """Train len(hps) members; return one result dict per member (schema.py outcome columns)."""
+    """Train len(hps) members; return one result dict per member (the outcome columns of rnncap.trials)."""
     dev = task.device
     E = len(hps)
     model = Ensemble(arch, E, dev)

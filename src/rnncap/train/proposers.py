@@ -1,0 +1,170 @@
+"""Where a run's next trials come from: one proposer per mode (spec §4, §6).
+
+  search  the paper's GP tuner (Matérn-5/2 ARD + expected improvement, optuna's
+          GPSampler), asked for a batch of `k` trials at a time so that each batch
+          trains as one stacked ensemble;
+  random  uniform draws from the space (Fig. 5 / Table 1);
+  rerun   the HPs of a source run's best trial, retrained with new seeds (Table App.1).
+
+A proposer is a pure function of the finished trials and the trial index: the run driver
+calls `propose(done, first, k)` for trials first..first+k-1, so a resumed run gets exactly
+the trials an uninterrupted one would have got.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..hpspace import HPDim, sample_all
+from ..trials import HP_PREFIX
+from .loop import derive_seed
+
+
+def required(block: Mapping[str, Any], key: str, where: str = "") -> Any:
+    """block[key], or a one-line error naming it. The spec is built from a schema-validated
+    config, which fills every default, so a missing key is a malformed spec: guessing a
+    value here would put a second set of defaults beside the schema's."""
+    if key not in block:
+        raise ValueError(f"{where + '.' if where else ''}{key}: missing from the run spec")
+    return block[key]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a proposer may read about its run."""
+
+    dims: list[HPDim]  # the run's HP space (fixed dims included)
+    seed: int  # the run seed
+    higher_is_better: bool  # the task metric's direction
+    search: Mapping[str, Any]  # the spec's search block
+    source_best: str | None  # rerun: path of the source run's best.json
+
+
+class Proposer(Protocol):
+    columns: Mapping[str, Any]  # extra columns written on every trial row of the run
+
+    def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
+        """HP sets for trials first..first+k-1, given the finished trials `done`."""
+        ...
+
+
+def _distribution(d: HPDim):
+    import optuna
+
+    if d.kind == "cat":
+        return optuna.distributions.CategoricalDistribution(list(d.choices))
+    if d.kind == "int":
+        return optuna.distributions.IntDistribution(int(d.low), int(d.high), log=d.log)
+    return optuna.distributions.FloatDistribution(d.low, d.high, log=d.log)
+
+
+def fixed_value(d: HPDim) -> Any:
+    """The one value of a pinned HP (its low end, or first choice)."""
+    return d.choices[0] if d.kind == "cat" else (int(d.low) if d.kind == "int" else float(d.low))
+
+
+def py(v: Any) -> Any:
+    """A numpy scalar as its Python value (for optuna and JSON)."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
+              higher_is_better: bool, initial_points: int) -> list[dict[str, Any]]:
+    """k new HP sets from a GP tuner that has seen the finished trials `done`.
+
+    The tuner is rebuilt from `done` on every call, with a sampler seeded by (seed, batch),
+    so the asked trials depend only on what has finished, never on process history.
+    """
+    import optuna  # only the search mode needs it (and its import costs ~1 s)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    free = [d for d in dims if not d.fixed]
+    dists = {d.name: _distribution(d) for d in free}
+    sampler = optuna.samplers.GPSampler(seed=derive_seed(seed, batch, 7) % 2**32,
+                                        n_startup_trials=initial_points)
+    study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", sampler=sampler)
+    for _, row in done.iterrows():
+        params = {d.name: py(row[HP_PREFIX + d.name]) for d in free}
+        value = row["valid_metric"]
+        ok = bool(np.isfinite(value))  # a diverged trial (NaN metric) is told as FAIL
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions=dists,
+            value=float(value) if ok else None,
+            state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL))
+    out = []
+    for _ in range(k):  # asked trials stay RUNNING: the GP sampler accounts for them
+        trial = study.ask(dists)
+        hp = {d.name: fixed_value(d) for d in dims if d.fixed}
+        hp.update(trial.params)
+        out.append(hp)
+    return out
+
+
+@dataclass(frozen=True)
+class GPSearch:
+    dims: list[HPDim]
+    seed: int
+    higher_is_better: bool
+    initial_points: int  # quasi-random trials before the GP takes over
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(cls, ctx: RunContext) -> GPSearch:
+        return cls(ctx.dims, ctx.seed, ctx.higher_is_better,
+                   int(required(ctx.search, "initial_points", "search")))
+
+    def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
+        return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points)
+
+
+@dataclass(frozen=True)
+class RandomDraws:
+    dims: list[HPDim]
+    seed: int
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(cls, ctx: RunContext) -> RandomDraws:
+        return cls(ctx.dims, ctx.seed)
+
+    def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
+        # one generator per trial index: trial i's draw does not depend on the batching
+        return [sample_all(self.dims, np.random.default_rng(derive_seed(self.seed, i, 11)))
+                for i in range(first, first + k)]
+
+
+@dataclass(frozen=True)
+class Rerun:
+    dims: list[HPDim]
+    hp: Mapping[str, Any]  # the source run's best HPs
+    columns: Mapping[str, Any]  # Table App.1's "original" column
+
+    @classmethod
+    def for_run(cls, ctx: RunContext) -> Rerun:
+        src = ctx.source_best
+        if not src or not Path(src).exists():
+            raise FileNotFoundError(f"source_best: best.json of the source run not found: {src}")
+        best = json.loads(Path(src).read_text())
+        if not best.get("found"):
+            raise ValueError(f"source_best: {src} has no feasible trial to rerun")
+        return cls(ctx.dims, best["hp"], {"source_eval_metric": best["metrics"]["eval_metric"]})
+
+    def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
+        # every HP of the space gets a value: the source's, else the low end of its range
+        return [{**{d.name: fixed_value(d) for d in self.dims}, **self.hp} for _ in range(k)]
+
+
+# mode -> proposer factory. The order is part of every trial seed (the run driver salts
+# seeds with the mode's index), so new modes are appended, never inserted.
+PROPOSERS: dict[str, Callable[[RunContext], Proposer]] = {
+    "search": GPSearch.for_run,
+    "random": RandomDraws.for_run,
+    "rerun": Rerun.for_run,
+}
+MODES: tuple[str, ...] = tuple(PROPOSERS)
