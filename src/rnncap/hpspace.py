@@ -1,8 +1,8 @@
-"""The hyperparameter space: its vocabulary (`HPDim`), the paper's space (spec §4, App. A)
+"""The hyperparameter space: its vocabulary (`HPDim`), the paper's space (docs/method.md §4)
 and the config's `fixed`/`ranges` overrides. One table, read by the config checks, the
 tuner, random draws and the trial tables alike.
 
-Where the paper is silent the choices of spec §9 apply: scales per block (#10),
+Where the paper is silent the choices of docs/choices.md apply: scales per block (#10),
 constant bias = 1 x multiplier (#11), momentum logit -> sigma(logit) (#12),
 clipping by global norm (#13). Every HP is one flat dict entry, so a trial is a
 plain dict and a row of the trial table."""

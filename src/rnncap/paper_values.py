@@ -1,6 +1,6 @@
-"""The paper's own numbers (spec/paper.md §1, §6), for tables and the scorecard.
+"""The paper's own numbers (docs/method.md §1, §6), for tables and the scorecard.
 
-These are the *paper's* values, typed from the spec; nothing measured lives here.
+These are the *paper's* values, typed from the paper; nothing measured lives here.
 """
 
 from __future__ import annotations

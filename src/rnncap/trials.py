@@ -36,7 +36,7 @@ COLUMNS: dict[str, str] = {
     "trial": "trial index within the run, 0-based, in the order trials were asked",
     "member_seed": "seed of this trial's init and data order (int)",
     "width": "hidden units per layer (int)",
-    "params": "trainable parameters (int, spec §2.4)",
+    "params": "trainable parameters (int, docs/method.md §2.4)",
     # outcome
     "steps": "training steps this trial ran (int)",
     "train_loss": "final training loss (task loss units; running mean over the last eval period)",
@@ -62,7 +62,7 @@ OPT_PREFIX = "opt_"
 # --------------------------------------------------------------------------- selection
 # Among the *feasible* trials of a group, the one with the best validation metric (max for
 # higher-is-better metrics such as MI, min otherwise); figures report that trial's
-# *evaluation* metric (spec §4). A trial is feasible when its `infeasible` flag is false and
+# *evaluation* metric (docs/method.md §4). A trial is feasible when its `infeasible` flag is false and
 # its validation metric is finite. Training (best.json), aggregation and every fit use this.
 
 def cell_sort_key(cell: str) -> int:

@@ -1,14 +1,14 @@
-"""Per-parameter capacity (spec §3.1, Fig. 1, Fig. 2a/2b, Fig. App.1).
+"""Per-parameter capacity (docs/method.md §3.1, Fig. 1, Fig. 2a/2b, Fig. App.1).
 
 For the capacity task train = valid = eval, so the selection metric (MI, bits)
 is also the reported one; we still report the best trial's `eval_metric`.
 
-Definitions (spec §9 #4, #5):
+Definitions (docs/choices.md #4, #5):
 - best MI of a (cell, depth, budget) = eval MI of the feasible trial with the
   highest validation MI over every trial of the role's runs at that point;
 - bits/parameter = best MI / params (the exact count of that trial's model);
 - per-(cell, depth) summary = median bits/param over the `N_LARGEST` largest
-  budgets (small models suffer small-size effects, spec §1);
+  budgets (small models suffer small-size effects, docs/method.md §1);
 - grand mean = mean of the per-(cell, depth) summaries over cells and depths;
 - Fig. 1i ratio bpp(A)/bpp(B) (per-cell means over depths) = the factor by which
   the parameter count must grow when switching from cell A to cell B at equal
@@ -24,7 +24,7 @@ from ..model.cells import SPECS
 from .common import best_rows, cell_sort_key, frame, largest_budgets, opt_column, sort_cells
 
 N_LARGEST = 2  # budgets per (cell, depth) in the summary
-DEFAULT_SEQ_LEN = 5  # spec §9 #2: unroll length of runs that do not record opt_seq_len
+DEFAULT_SEQ_LEN = 5  # docs/choices.md #2: unroll length of runs that do not record opt_seq_len
 
 BEST_COLUMNS = ["cell", "depth", "budget", "params", "width", "mi", "valid_mi", "b",
                 "bits_per_param", "nonlinearity", "n_trials", "n_feasible"]

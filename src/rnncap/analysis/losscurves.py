@@ -2,7 +2,7 @@
 arithmetic: Fig. 4 first metric).
 
 Per (cell, depth, budget): the eval metric of the best-valid feasible trial.
-`spread` quantifies "loss is set by parameters, not units" (spec §1, Fig. 3d):
+`spread` quantifies "loss is set by parameters, not units" (docs/method.md §1, Fig. 3d):
 the mean absolute gap between two cells' loss curves, interpolated on a common
 grid of log10(params) (resp. log10(units)) over the range both cells cover,
 averaged over cell pairs and then over depths. Params explain the loss better

@@ -1,4 +1,4 @@
-"""Per-unit memory capacity (spec §3.2, Fig. 2c).
+"""Per-unit memory capacity (docs/method.md §3.2, Fig. 2c).
 
 Best eval error (mse_per_dim of the best-valid feasible trial) per
 (cell, depth, budget), against hidden units per layer, beside the reference
@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..paper_values import MEMORY_N_IN
 from .common import best_rows, frame, opt_column, sort_cells
 
-DEFAULT_N_IN = 64  # spec §3.2
 COLUMNS = ["cell", "depth", "budget", "params", "width", "n_in", "error", "reference", "n_trials", "n_feasible"]
 
 
-def reference_error(n_h, n_in=DEFAULT_N_IN):
+def reference_error(n_h, n_in=MEMORY_N_IN):
     """Optimal per-dimension MSE when only n_h of n_in unit-variance dimensions can be kept."""
     return np.maximum(0.0, 1.0 - np.asarray(n_h, dtype=float) / np.asarray(n_in, dtype=float))
 
@@ -25,7 +25,7 @@ def reference_error(n_h, n_in=DEFAULT_N_IN):
 def memory_curve(trials: pd.DataFrame) -> pd.DataFrame:
     if trials.empty:
         return frame([], COLUMNS)
-    t = trials.assign(n_in=opt_column(trials, "n_in", DEFAULT_N_IN).astype(int))
+    t = trials.assign(n_in=opt_column(trials, "n_in", MEMORY_N_IN).astype(int))
     best = best_rows(t, ["cell", "depth", "budget", "n_in"])
     best["error"] = pd.to_numeric(best["eval_metric"], errors="coerce").astype(float)
     best["reference"] = reference_error(best["width"], best["n_in"])

@@ -1,4 +1,4 @@
-"""HP robustness (spec App. C, Fig. 5, Table 1, Tables App.1/App.2).
+"""HP robustness (docs/method.md §6, Fig. 5, Table 1, Tables App.1/App.2).
 
 Random HPs (role random_hp): per (cell, depth, budget) the share of infeasible
 draws and the min / median eval loss of the feasible ones (Table 1), every
@@ -9,7 +9,7 @@ Best-HP reruns (role rerun_best): % infeasible, min, mean, max, SD (sample,
 ddof=1) and SD/mean of the feasible reruns' eval loss, beside the source run's
 best eval loss, "original" (Table App.1).
 
-"Infeasible" here: flagged infeasible by training (spec §9 #24) or a non-finite
+"Infeasible" here: flagged infeasible by training (docs/choices.md #24) or a non-finite
 eval metric.
 """
 

@@ -1,4 +1,4 @@
-"""Trainability (spec §4, §9 #22, Fig. 4): parentheses and arithmetic.
+"""Trainability (docs/method.md §4; docs/choices.md #22, Fig. 4): parentheses and arithmetic.
 
 Metric (i), loss vs params: `losscurves.loss_vs_params`.
 Metric (ii), best-so-far: at the largest budget of each depth, for each

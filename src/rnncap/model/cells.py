@@ -1,4 +1,4 @@
-"""The six recurrent cells of Collins et al. (2017), spec/paper.md §2.2.
+"""The six recurrent cells of Collins et al. (2017), docs/method.md §2.2.
 
 Every cell is written once, over *stacked* weights with a leading ensemble
 dimension E, so the same code trains one model (E = 1) or many HP trials at
@@ -8,10 +8,10 @@ once. A cell is a pure step function
 
 where ``xp_t`` is the already-computed input projection ``x_t W_x + b (+ b_fg)``
 of shape (E, B, G*n) (hoisted out of the time loop, see
-notes/training-speed.md §3) and ``W_h`` is (E, n, G*n).
+docs/performance.md) and ``W_h`` is (E, n, G*n).
 
 Block order inside the G*n columns is fixed per cell (``CellSpec.blocks``) and
-is what the per-block HP scales (spec §9 #10) refer to.
+is what the per-block HP scales (docs/choices.md #10) refer to.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def _arch_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("params", help="count trainable parameters of a stack (spec §2.4)")
+    p = sub.add_parser("params", help="count trainable parameters of a stack (docs/method.md §2.4)")
     _arch_args(p)
     p.add_argument("--width", type=int, required=True, help="units per layer")
     p.set_defaults(func=_cmd_params)

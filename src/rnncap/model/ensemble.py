@@ -1,7 +1,7 @@
 """A stack of recurrent layers plus a linear readout, for E independent members.
 
 All trainable scalars of all E members live in ONE parameter `flat` of shape
-(E, P), P = the exact count of spec §2.4; every weight is a view into it. So
+(E, P), P = the exact count of docs/method.md §2.4; every weight is a view into it. So
 the optimizer, gradient clipping and checkpoints work on a single tensor, the
 same code trains one model (E = 1) or an ensemble, and the parameter count is
 the width of a tensor rather than a formula.

@@ -1,4 +1,4 @@
-"""Initialise an ensemble member from its HPs (spec §4 init rules, §9 #11)."""
+"""Initialise an ensemble member from its HPs (docs/method.md §4 init rules, docs/choices.md #11)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def init_member_(model: Ensemble, e: int, hp: Mapping[str, Any], gen: torch.Generator) -> None:
-    """Initialise member e from its HPs, drawing only from `gen` (spec §4 init rules)."""
+    """Initialise member e from its HPs, drawing only from `gen` (docs/method.md §4 init rules)."""
     arch, s = model.arch, model.spec
     n = arch.width
     with torch.no_grad():

@@ -8,7 +8,7 @@ coefficients, so trials with different optimizers share one ensemble:
     v  = a2 * v + (1 - a2) * g^2                    (RMSProp, Adam)
     w -= lr(t) * (m / bc1) / (sqrt(v / bc2) + eps)  (denominator 1 for SGD/momentum)
 
-with lr(t) = lr0 * decay^(t / steps) (spec §4) and 0 once a member has finished
+with lr(t) = lr0 * decay^(t / steps) (docs/method.md §4) and 0 once a member has finished
 or diverged. Bias correction bc1 applies to Adam, bc2 to Adam and RMSProp (its
 second moment starts at 0, as in PyTorch, and would otherwise inflate the first
 steps by up to 1/sqrt(1 - rho)).
@@ -28,7 +28,7 @@ EPS = 1e-8
 
 
 def momentum(hp: Mapping[str, Any]) -> float:
-    """The momentum-like parameter, searched as a logit (spec §4, §9 #12)."""
+    """The momentum-like parameter, searched as a logit (docs/method.md §4; docs/choices.md #12)."""
     return 1.0 / (1.0 + math.exp(-float(hp["momentum_logit"])))
 
 

@@ -1,4 +1,4 @@
-"""Parameter counts and the width-for-budget solver (spec/paper.md §2.4, §9 #7).
+"""Parameter counts and the width-for-budget solver (docs/method.md §2.4; docs/choices.md #7).
 
 Counted: every layer's weights and biases, the readout, learned initial states
 (c0 and h0 for the LSTM) and the +RNN first-layer input projection. This
@@ -40,7 +40,7 @@ def count_params(cell: str, width: int, depth: int, n_in: int, n_out: int) -> in
 
 
 def solve_width(cell: str, budget: int, depth: int, n_in: int, n_out: int) -> int:
-    """Largest single width whose total count stays within `budget` (spec §1.2).
+    """Largest single width whose total count stays within `budget` (docs/method.md §2.4).
 
     Counts grow strictly with width, so a doubling search then bisection finds it.
     """

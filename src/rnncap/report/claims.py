@@ -1,4 +1,4 @@
-"""The paper's headline claims (spec §1) and the one verdict rule, shared by the scorecard and the
+"""The paper's headline claims (docs/method.md §1) and the one verdict rule, shared by the scorecard and the
 workstation targets of a committed reproduction (`report.targets`).
 
 A claim holds the paper's value, ours, the tolerance and a verdict from `VERDICTS`. Every

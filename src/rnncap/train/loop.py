@@ -1,4 +1,4 @@
-"""Train E HP trials at once as one stacked ensemble (spec §4, design invariants).
+"""Train E HP trials at once as one stacked ensemble (docs/method.md §4, design invariants).
 
 Each member has its own HPs, init seed and data stream, so a member's result
 does not depend on who else is in the ensemble. A member whose loss turns

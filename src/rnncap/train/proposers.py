@@ -1,4 +1,4 @@
-"""Where a run's next trials come from: one proposer per mode (spec §4, §6).
+"""Where a run's next trials come from: one proposer per mode (docs/method.md §4, §6).
 
   search  the paper's GP tuner (Matérn-5/2 ARD + expected improvement, optuna's
           GPSampler), asked for a batch of `k` trials at a time so that each batch

@@ -143,7 +143,7 @@ def _isnan(v: Any) -> bool:
 
 
 def best_trial(df: pd.DataFrame) -> pd.Series | None:
-    """The feasible trial with the best validation metric (spec §4 selection), or None.
+    """The feasible trial with the best validation metric (docs/method.md §4 selection), or None.
 
     rnncap.trials.best_rows is the one implementation of the rule: best.json, the
     aggregated tables and every fit then agree on which trial is a run's best."""
