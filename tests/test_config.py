@@ -1,5 +1,6 @@
-"""rnncap.config / rnncap.sweep: every bad config fails with the key named; presets validate."""
+"""rnncap.plan: every bad config fails with the key named; presets validate; the job table, grid and CLI."""
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -8,8 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from rnncap.plan.config import ConfigError, load_config, validate_config, write_synthetic_text8
-from rnncap.plan.jobs import COLUMNS, describe, run_dir, spec_json, sweep_table, train_spec
+from rnncap.plan import cli as plan_cli
+from rnncap.plan.config import ConfigError, load_config, validate_config
+from rnncap.plan.cost import describe
+from rnncap.plan.jobs import COLUMNS, run_grid, spec_json, sweep_table, train_spec
+from rnncap.plan.paths import grid_run_dirs, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["test.yaml", "config.yaml", "paper.yaml", "repro.yaml"]
@@ -392,15 +396,6 @@ def test_text8_not_needed_without_a_text8_experiment(tmp_path):
     validate_config(cfg(text8={"path": "nowhere"}), base_dir=tmp_path)
 
 
-def test_synthetic_corpus_is_deterministic_text8_alphabet(tmp_path):
-    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    write_synthetic_text8(a, 5000, 0)
-    write_synthetic_text8(b, 5000, 0)
-    write_synthetic_text8(c, 5000, 1)
-    assert a.read_text() == b.read_text() != c.read_text()
-    assert len(a.read_text()) == 5000 and set(a.read_text()) <= set("abcdefghijklmnopqrstuvwxyz ")
-
-
 # ---------------------------------------------------------------- no side effects
 
 def test_validation_touches_no_file(tmp_path):
@@ -454,3 +449,41 @@ def test_describe():
     assert text.startswith(f"{len(t)} training jobs, ~") and "core-hours estimated" in text
     text = describe(t, [True] + [False] * (len(t) - 1))
     assert "(1 done;" in text
+
+
+# ---------------------------------------------------------------- the run grid and the CLI
+
+def rnncap_plan(*argv: str) -> int:
+    """Run one of plan/cli.py's subcommands as `rnncap` would."""
+    parser = argparse.ArgumentParser(prog="rnncap")
+    plan_cli.register(parser.add_subparsers(dest="command", required=True))
+    a = parser.parse_args(argv)
+    return a.func(a)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_run_grid_expands_to_the_run_directories(preset, tmp_path):
+    """Rule run_list writes runs.txt from the grid: exactly the table's run directories, in order."""
+    c = load_config(ROOT / "config" / preset, base_dir=ROOT)
+    dirs = [run_dir(r) for r in sweep_table(c).to_dict("records")]
+    assert grid_run_dirs(run_grid(c)) == dirs
+    grid = spec_json(run_grid(c))
+    assert len(grid) < 64 * 1024, "the grid must fit on one shell command line"
+    assert rnncap_plan("run-list", "--grid", grid, "--out", str(tmp_path / "runs.txt")) == 0
+    assert (tmp_path / "runs.txt").read_text().splitlines() == dirs
+
+
+def test_config_check_cli(tmp_path, capsys):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(yaml.safe_dump(BASE))
+    bad.write_text(yaml.safe_dump(cfg(threads=0)))
+    assert rnncap_plan("config-check", str(good)) == 0
+    assert "ok: " in capsys.readouterr().out
+    assert rnncap_plan("config-check", str(good), str(bad)) == 2
+    assert f"{bad}: error: threads:" in capsys.readouterr().err
+
+
+def test_synthetic_text8_cli(tmp_path):
+    out = tmp_path / "results" / "t8.txt"
+    assert rnncap_plan("synthetic-text8", "--chars", "3000", "--seed", "2", "--out", str(out)) == 0
+    assert len(out.read_text()) == 3000

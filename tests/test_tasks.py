@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnncap import io
 from rnncap.model.ensemble import Arch, Ensemble
 from rnncap.tasks import TASKS, Batch, Task, TaskError, get_task_class, load_task
 from rnncap.tasks.arithmetic import INPUT_ALPHABET, OUTPUT_ALPHABET
@@ -101,6 +102,16 @@ def test_registry_names_and_errors(data):
         get_task_class("memory").make_data(0, data["root"] / "x", n_in="many")
 
 
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_facts_are_what_the_instance_has(data, name):
+    """The planner sizes models from Task.facts without data; the loaded task must agree."""
+    task, f = task_of(data, name), get_task_class(name).facts(data["opts"][name])
+    assert (f.n_in, f.n_out, f.seq_len, f.readout_steps, f.input_kind, f.options) == \
+        (task.n_in, task.n_out, task.seq_len, task.readout_steps, task.input_kind, task.options)
+    assert task.data_digest == io.digest(io.torch_load(data["root"] / name / "data.pt"))
+
+
 def test_data_dir_must_match_options_and_be_complete(data, tmp_path):
     with pytest.raises(TaskError, match="n_eval"):
         load_task("memory", data["root"] / "memory", **{**MEM, "n_eval": 5})
@@ -166,8 +177,8 @@ def test_determinism(data, name, tmp_path):
     cls, opts = get_task_class(name), data["opts"][name]
     cls.make_data(0, tmp_path / "a", **opts)
     cls.make_data(7, tmp_path / "b", **opts)
-    same = torch.load(data["root"] / name / "data.pt")
-    a, other = torch.load(tmp_path / "a" / "data.pt"), torch.load(tmp_path / "b" / "data.pt")
+    same = io.torch_load(data["root"] / name / "data.pt")
+    a, other = io.torch_load(tmp_path / "a" / "data.pt"), io.torch_load(tmp_path / "b" / "data.pt")
     assert same.keys() == a.keys() and all(torch.equal(same[k], a[k]) for k in a)
     assert (tmp_path / "a" / "meta.json").read_text() == (data["root"] / name / "meta.json").read_text()
     assert any(not torch.equal(a[k], other[k]) for k in a)  # text8: the same text, other pointers
@@ -220,13 +231,13 @@ def test_mutual_information():
 def test_capacity_data_distinct_prefix_stable_and_size_checked(tmp_path):
     cls = get_task_class("capacity")
     cls.make_data(3, tmp_path / "all", n_in=8, seq_len=5, n_samples=256)
-    x = torch.load(tmp_path / "all" / "data.pt")["x"]
+    x = io.torch_load(tmp_path / "all" / "data.pt")["x"]
     assert x.dtype == torch.uint8 and x.shape == (256, 8) and set(x.unique().tolist()) <= {0, 1}
     assert len({tuple(r) for r in x.tolist()}) == 256  # every input distinct (here: all 2**8 of them)
     for n_in, small, big in ((8, 100, 256), (40, 4100, 9000)):  # permutation path, and chunked path across chunks
         cls.make_data(3, tmp_path / f"s{n_in}", n_in=n_in, seq_len=5, n_samples=small)
         cls.make_data(3, tmp_path / f"b{n_in}", n_in=n_in, seq_len=5, n_samples=big)
-        s, b = torch.load(tmp_path / f"s{n_in}" / "data.pt"), torch.load(tmp_path / f"b{n_in}" / "data.pt")
+        s, b = io.torch_load(tmp_path / f"s{n_in}" / "data.pt"), io.torch_load(tmp_path / f"b{n_in}" / "data.pt")
         assert torch.equal(s["x"], b["x"][:small]) and torch.equal(s["y"], b["y"][:small])
         assert len({tuple(r) for r in b["x"].tolist()}) == big
         assert 0.45 < b["y"].float().mean() < 0.55 and 0.45 < b["x"].float().mean() < 0.55
@@ -254,7 +265,7 @@ def test_capacity_hps_and_readout(data, tmp_path):
 
 def test_capacity_batches_draw_from_each_members_first_b(data):
     task = task_of(data, "capacity")
-    d = torch.load(data["root"] / "capacity" / "data.pt")
+    d = io.torch_load(data["root"] / "capacity" / "data.pt")
     row_of = {tuple(r): i for i, r in enumerate(d["x"].tolist())}
     hps = HPS["capacity"]
     b = task.train_batch(gens(1, 2, 3), hps, B)
@@ -296,7 +307,7 @@ def test_capacity_eval_covers_each_members_set(data):
     assert res["metric"].tolist() == [7.0, 600.0, 100.0] and res["b"].tolist() == [7.0, 600.0, 100.0]
     assert res["loss"].max() < 1e-6
     # predict label 1 everywhere: accuracy = fraction of ones in each member's first b labels
-    y = torch.load(data["root"] / "capacity" / "data.pt")["y"].double()
+    y = io.torch_load(data["root"] / "capacity" / "data.pt")["y"].double()
     ones = lambda b: torch.tensor([0.0, 1.0]).expand(3, R, b.x.shape[2], 2)  # noqa: E731
     res = run(ones, hps, batches)
     for e, h in enumerate(hps):
@@ -334,7 +345,7 @@ def test_memory_target_is_the_input_shown_once(data):
     s3 = math.sqrt(3)
     assert b.y.abs().max() <= s3 and b.y.abs().max() > 0.99 * s3
     assert b.y.var().item() == pytest.approx(1.0, abs=0.03) and abs(b.y.mean().item()) < 0.03
-    d = torch.load(data["root"] / "memory" / "data.pt")
+    d = io.torch_load(data["root"] / "memory" / "data.pt")
     assert not torch.equal(d["valid"], d["eval"]) and d["valid"].shape == (200, 8)
     # losses: out = target -> 0; out = 0 -> mean square of the target, per dimension
     assert torch.equal(task.loss(b.y[:, None].clone(), b), torch.zeros(3))
@@ -351,7 +362,7 @@ def test_memory_target_is_the_input_shown_once(data):
 # -- rcf -------------------------------------------------------------------------------
 def test_rcf_data_and_weights(data):
     task = task_of(data, "rcf")
-    d = torch.load(data["root"] / "rcf" / "data.pt")
+    d = io.torch_load(data["root"] / "rcf" / "data.pt")
     assert torch.allclose(d["x"].norm(dim=1), torch.ones(RCF["n_samples"]), atol=1e-5)
     assert d["y"].std().item() == pytest.approx(1.0, abs=0.05)
     batches = list(task.eval_batches("eval", [{}] * 2, 1000))
@@ -375,7 +386,7 @@ def test_rcf_data_and_weights(data):
 
 def test_rcf_losses(data):
     task = task_of(data, "rcf")
-    d = torch.load(data["root"] / "rcf" / "data.pt")
+    d = io.torch_load(data["root"] / "rcf" / "data.pt")
     b = task.train_batch(gens(1, 2), [{}] * 2, 64)
     assert torch.equal(task.loss(b.y[:, None, :, None].clone(), b), torch.zeros(2))
     assert torch.allclose(task.loss(torch.zeros(2, 1, 64, 1), b), b.y.pow(2).mean(1))
@@ -415,7 +426,7 @@ def test_parentheses_counts_recounted_by_hand(data):
                         total += 1
                     assert int(b.y[e, i, k]) == count
     assert noise / total == pytest.approx(0.5, abs=0.03)
-    d = torch.load(data["root"] / "parentheses" / "data.pt")
+    d = io.torch_load(data["root"] / "parentheses" / "data.pt")
     assert d["eval"].dtype == torch.uint8 and d["eval"].shape == (70, 30, 10)
     # symbol frequencies: each of the 20 paren symbols 0.5/20, each of the 10 noise symbols 0.5/10
     want = np.array([0.025] * 20 + [0.05] * 10)
@@ -518,7 +529,7 @@ def test_text8_mapping_and_splits(data):
     assert encode_text(b"az ").tolist() == [0, 25, 26]
     with pytest.raises(TaskError, match="text8.path"):
         encode_text(b"ab\n")
-    d = torch.load(data["root"] / "text8" / "data.pt")
+    d = io.torch_load(data["root"] / "text8" / "data.pt")
     text = data["text"]
     n = len(text)
     assert [d[s].numel() for s in ("train", "valid", "eval")] == [int(0.9 * n), int(0.05 * n), n - int(0.9 * n) - int(0.05 * n)]
@@ -559,6 +570,17 @@ def test_text8_bits_per_char(data):
     assert task.loss(torch.zeros(1, 15, 4, 27), b).item() == pytest.approx(math.log(27), rel=1e-6)  # nats
 
 
+def test_synthetic_corpus_is_deterministic_text8_alphabet(tmp_path):
+    from rnncap.tasks.text8 import write_synthetic
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    write_synthetic(a, 5000, 0)
+    write_synthetic(b, 5000, 0)
+    write_synthetic(c, 5000, 1)
+    assert a.read_text() == b.read_text() != c.read_text()
+    assert len(a.read_text()) == 5000 and set(a.read_text()) <= set("abcdefghijklmnopqrstuvwxyz ")
+
+
 def test_text8_file_handling(data, tmp_path):
     import hashlib
     cls = get_task_class("text8")
@@ -575,7 +597,7 @@ def test_text8_file_handling(data, tmp_path):
     with zipfile.ZipFile(z, "w") as f:
         f.write(src, "text8")
     cls.make_data(0, tmp_path / "z", **TXT, path=str(z))
-    ref, got = torch.load(data["root"] / "text8" / "data.pt"), torch.load(tmp_path / "z" / "data.pt")
+    ref, got = io.torch_load(data["root"] / "text8" / "data.pt"), io.torch_load(tmp_path / "z" / "data.pt")
     assert all(torch.equal(ref[k], got[k]) for k in ref)
     # "download" from a local file:// URL (no network), with the checksum verified
     sha = hashlib.sha256(z.read_bytes()).hexdigest()

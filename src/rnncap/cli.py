@@ -14,10 +14,11 @@ from .analysis import cli as analysis_cli
 from .model import cli as model_cli
 from .model.cells import CellError
 from .model.params import BudgetError
+from .plan import cli as plan_cli
 from .report import cli as report_cli
 from .train import cli as train_cli
 
-REGISTRARS = [model_cli.register, train_cli.register, analysis_cli.register, report_cli.register]
+REGISTRARS = [model_cli.register, plan_cli.register, train_cli.register, analysis_cli.register, report_cli.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

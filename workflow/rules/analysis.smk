@@ -8,17 +8,20 @@ localrules:
 
 rule run_list:
     """The run directories to aggregate, one per line. A file, not a command line: the
-    paper grid has >10^4 of them, past Linux's 128 KiB limit on one shell argument."""
+    paper grid has >10^4 of them, past Linux's 128 KiB limit on one shell argument; the
+    grid that expands to them fits, and changes exactly when they do."""
     input:
         best=all_best(),
     output:
         runs="results/tables/runs.txt",
     params:
-        dirs=RUN_DIRS,
+        grid=RUN_GRID,
     log:
         "logs/run_list.log",
-    run:
-        write_run_list(output.runs, params.dirs, log[0])
+    conda:
+        "../../envs/rnncap.yaml"
+    shell:
+        "rnncap run-list --grid {params.grid:q} --out {output.runs} > {log} 2>&1"
 
 
 rule aggregate:

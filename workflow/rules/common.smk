@@ -1,16 +1,20 @@
-# Config loading/validation, the sweep table and every helper the rules call.
+# The config, the job table and the lookups the rules call; the models behind them
+# (cost, memory, runtime, paths, task facts) live in rnncap.plan.
 # Functions only (no rules here: snakemake --lint wants them apart); rules never use lambdas.
 import glob
 import json
 import os
 import sys
-from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
+from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
+from rnncap.figures import FIGURES
+from rnncap.model.cells import CELLS
+from rnncap.plan import cost, jobs, paths
 from rnncap.plan.config import ConfigError, load_config
-from rnncap.plan import jobs as rnncap_sweep
+from rnncap.plan.experiment import experiment_facts
+from rnncap.report.tables import BUILDERS as TABLE_BUILDERS
 
 # --- shell rules call `rnncap`: make the one beside the Python running Snakemake win, so
 # `.venv/bin/snakemake` works without activating the venv (a conda env's own bin, put
@@ -23,38 +27,33 @@ _BIN = os.path.dirname(sys.executable)
 if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
-# --- config: the library's checks first (messages name the key), then Snakemake's schema check
+# --- config: the schema (with its defaults) and the semantic checks, once; rules read CFG
 try:
     CFG = load_config(config, base_dir=os.getcwd())
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
-validate(config, "../schemas/config.schema.yaml")
 
-# --- the sweep: one row per training job
-SWEEP = rnncap_sweep.sweep_table(CFG)
+# --- the jobs: one row per training job
+SWEEP = jobs.sweep_table(CFG)
 RUNS = {
     (r.experiment, r.cell, int(r.budget), int(r.depth), int(r.seed)): r._asdict()
     for r in SWEEP.itertuples(index=False)
 }
-RUN_DIRS = [rnncap_sweep.run_dir(r) for r in RUNS.values()]
-FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "figA1"]
+RUN_DIRS = [paths.run_dir(r) for r in RUNS.values()]
+RUN_GRID = jobs.spec_json(jobs.run_grid(CFG))
 # committed runs (`rnncap reproduction`) that the report summarises; not produced by this DAG
 REPRODUCTIONS = sorted(glob.glob("paper/reproductions/*/run.json") + glob.glob("paper/reproductions/*/*.csv"))
-
-# the fit and table files are declared by the library that writes them
-from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
-from rnncap.report.tables import BUILDERS as TABLE_BUILDERS
-
 FIT_OUTPUTS = [f"results/fits/{name}.csv" for name in FIT_FILES] + [f"results/fits/{FIT_NUMBERS}"]
 TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in TABLE_BUILDERS for ext in ("tex", "md")]
+TEST_CORPUS = CFG["text8"]["path"] if CFG["text8"]["synthetic"] else "results/test/text8_synthetic.txt"
 
 _done = [os.path.exists(f"{d}/best.json") for d in RUN_DIRS]
-print(f"rnncap [{CFG['preset']}]: {rnncap_sweep.describe(SWEEP, _done)}", file=sys.stderr)
+print(f"rnncap [{CFG['preset']}]: {cost.describe(SWEEP, _done)}", file=sys.stderr)
 
 
 wildcard_constraints:
     experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    cell="|".join(["rnn", "irnn", "ugrnn", "gru", "lstm", "plus"]),
+    cell="|".join(CELLS),
     budget=r"\d+",
     depth=r"\d+",
     seed=r"\d+",
@@ -81,64 +80,29 @@ def experiment_cfg(wildcards):
         raise WorkflowError(f"experiment {wildcards.experiment!r} is not in the config") from None
 
 
+def out_dir(wildcards, output):
+    """The directory of a rule's first output (its run/data/fit directory)."""
+    return os.path.dirname(output[0])
+
+
 # --- data -------------------------------------------------------------------------------
-
-
-def data_meta(experiment):
-    return f"{rnncap_sweep.data_dir(CFG, experiment)}/meta.json"
 
 
 def data_input(wildcards):
     """The text8 corpus when the workflow makes it (synthetic) or the user supplies it."""
-    exp = experiment_cfg(wildcards)
     t = CFG["text8"]
-    if exp["task"] == "text8" and (t["synthetic"] or not t["download"]):
+    if experiment_cfg(wildcards)["task"] == "text8" and (t["synthetic"] or not t["download"]):
         return {"corpus": t["path"]}
     return {}
-
-
-def data_options(wildcards):
-    exp = experiment_cfg(wildcards)
-    from rnncap.plan.config import task_facts
-
-    return json.dumps(task_facts(exp["task"], exp.get("options", {})).options, sort_keys=True, separators=(",", ":"))
 
 
 def data_task(wildcards):
     return experiment_cfg(wildcards)["task"]
 
 
-def out_dir(wildcards, output):
-    """The directory of a rule's first output (its run/data/fit directory)."""
-    return os.path.dirname(output[0])
-
-
-# --- training ---------------------------------------------------------------------------
-
-
-def train_input(wildcards):
-    row = run_row(wildcards)
-    inputs = {"data": data_meta(row["experiment"])}
-    if row["source"]:
-        src = dict(row, experiment=row["source"])
-        inputs["source_best"] = f"{rnncap_sweep.run_dir(src)}/best.json"
-    return inputs
-
-
-def train_spec(wildcards):
-    return rnncap_sweep.spec_json(rnncap_sweep.train_spec(CFG, run_row(wildcards)))
-
-
-def train_runtime(wildcards, attempt):
-    """Minutes: twice the modelled core-hours over the job's threads, at least 10, doubled per retry."""
-    hours = run_row(wildcards)["est_core_hours"] / max(1, int(CFG["threads"]))
-    return int(max(10, 2 * 60 * hours + 5)) * attempt
-
-
-def train_priority(wildcards):
-    """The modelled core-seconds: the scheduler starts the longest runs first (LPT), so that no
-    long run is left alone at the end while the other cores idle."""
-    return int(run_row(wildcards)["est_core_hours"] * 3600)
+def data_options(wildcards):
+    experiment_cfg(wildcards)  # a WorkflowError for an experiment not in the config
+    return jobs.spec_json(experiment_facts(CFG, wildcards.experiment).options)
 
 
 def data_priority(wildcards):
@@ -148,25 +112,35 @@ def data_priority(wildcards):
     return int(rows["est_core_hours"].max() * 3600) + 1 if len(rows) else 0
 
 
-def train_mem_mb(wildcards):
-    """MB: a base for python+torch, plus activations kept for backprop, plus the corpus for text8."""
-    row = run_row(wildcards)
-    exp = CFG["experiments"][row["experiment"]]
-    from rnncap.plan.config import task_facts
+# --- training ---------------------------------------------------------------------------
 
-    facts = task_facts(exp["task"], exp.get("options", {}))
-    s = exp["search"]
-    floats = (
-        min(s["ensemble"], s["trials"])
-        * max(s["batch_size"], 1)
-        * facts.seq_len
-        * row["depth"]
-        * row["width"]
-        * 4
-        * 3
-    )
-    mb = 1000 + floats * 4 / 2**20 + (1500 if exp["task"] == "text8" else 0)
-    return int(min(mb, 64000))
+
+def train_input(wildcards):
+    row = run_row(wildcards)
+    inputs = {"data": f"{paths.data_dir(CFG, row['experiment'])}/meta.json"}
+    if row["source"]:
+        inputs["source_best"] = f"{paths.run_dir(dict(row, experiment=row['source']))}/best.json"
+    return inputs
+
+
+def train_spec(wildcards):
+    return jobs.spec_json(jobs.train_spec(CFG, run_row(wildcards)))
+
+
+def train_priority(wildcards):
+    """The modelled core-seconds: the scheduler starts the longest runs first (LPT), so that no
+    long run is left alone at the end while the other cores idle."""
+    return int(run_row(wildcards)["est_core_hours"] * 3600)
+
+
+def train_runtime(wildcards, attempt):
+    return cost.runtime_minutes(run_row(wildcards)["est_core_hours"], CFG["threads"], attempt)
+
+
+def train_mem_mb(wildcards):
+    row = run_row(wildcards)
+    search = CFG["experiments"][row["experiment"]]["search"]
+    return cost.train_mem_mb(experiment_facts(CFG, row["experiment"]), search, row["width"], row["depth"])
 
 
 # --- aggregate, fit, paper --------------------------------------------------------------
@@ -178,15 +152,6 @@ def all_trials():
 
 def all_best():
     return [f"{d}/best.json" for d in RUN_DIRS]
-
-
-def write_run_list(path, dirs, log):
-    """Rule run_list: one run directory per line (written atomically)."""
-    from rnncap import io
-
-    with io.atomic_path(path) as tmp:
-        tmp.write_text("".join(f"{d}\n" for d in dirs))
-    Path(log).write_text(f"{len(dirs)} run directories\n")
 
 
 def roles_json(wildcards):

@@ -23,7 +23,7 @@ rule data:
 rule make_test_corpus:
     """TESTS ONLY (text8.synthetic: true): a deterministic corpus of random words standing in for text8."""
     output:
-        corpus=CFG["text8"]["path"] if CFG["text8"]["synthetic"] else "results/test/text8_synthetic.txt",
+        corpus=TEST_CORPUS,
     params:
         chars=CFG["text8"]["synthetic_chars"],
         seed=CFG["data_seed"],
@@ -32,4 +32,4 @@ rule make_test_corpus:
     conda:
         "../../envs/rnncap.yaml"
     shell:
-        "python -m rnncap.plan.config synthetic-text8 --chars {params.chars} --seed {params.seed} --out {output.corpus} > {log} 2>&1"
+        "rnncap synthetic-text8 --chars {params.chars} --seed {params.seed} --out {output.corpus} > {log} 2>&1"

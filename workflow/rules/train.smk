@@ -19,12 +19,12 @@ rule train:
         "logs/train/{experiment}/{cell}/p{budget}/d{depth}/s{seed}.log",
     benchmark:
         "results/benchmarks/train/{experiment}/{cell}/p{budget}/d{depth}/s{seed}.tsv"
-    threads: config["threads"]
+    threads: CFG["threads"]
     priority: train_priority
     resources:
         runtime=train_runtime,
         mem_mb=train_mem_mb,
-        device=config["device"],
+        device=CFG["device"],
     conda:
         "../../envs/rnncap.yaml"
     shell:

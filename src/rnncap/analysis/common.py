@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.cells import CELLS, SPECS
+from ..plan.checks import ROLE_TASKS
 from ..trials import as_bool, best_rows, cell_sort_key, feasible_mask, finite, higher_is_better, score, sort_cells
 
 # display order and labels of the cells: the cells' own specs
@@ -21,10 +22,8 @@ CELL_LABELS: dict[str, str] = {c: s.label for c, s in SPECS.items()}
 # what a figure panel, table or claim says when the run had no data for it
 NOT_RUN = "not run at this scale"
 
-# the figure roles of docs/contracts.md
-ROLES: tuple[str, ...] = (
-    "capacity", "unroll", "memory", "text8", "rcf", "parentheses", "arithmetic", "random_hp", "rerun_best",
-)
+# the figure roles of docs/contracts.md: the config checks' table of them
+ROLES: tuple[str, ...] = tuple(ROLE_TASKS)
 
 
 def label(cell: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .arithmetic import ArithmeticTask
-from .base import Batch, Task, TaskError
+from .base import Batch, Task, TaskError, TaskFacts
 from .capacity import CapacityTask
 from .memory import MemoryTask
 from .parentheses import ParenthesesTask
@@ -37,5 +37,5 @@ def load_task(name: str, data_dir: Path | str, device: str | torch.device = "cpu
     return get_task_class(name)(data_dir, device, **options)
 
 
-__all__ = ["TASKS", "Batch", "Task", "TaskError", "get_task_class", "load_task",
+__all__ = ["TASKS", "Batch", "Task", "TaskError", "TaskFacts", "get_task_class", "load_task",
            "ArithmeticTask", "CapacityTask", "MemoryTask", "ParenthesesTask", "RCFTask", "Text8Task"]

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..hpspace import HPDim
-from .base import Batch, TaskError
-from .common import PaperTask, f64, np_rng, require, save_data
+from .base import Batch, Task, TaskError, f64, np_rng, save_data
 
 INPUT_ALPHABET = "0123456789 +-="  # index = position; ' ' is the blank input
 OUTPUT_ALPHABET = "0123456789 -"
@@ -105,7 +104,7 @@ def render_inputs(a: Tensor, b: Tensor, compute: Tensor, seq_len: int) -> Tensor
     return torch.where(inside[:, :, None], x, BLANK)
 
 
-class ArithmeticTask(PaperTask):
+class ArithmeticTask(Task):
     name = "arithmetic"
     metric_name = "loss"
     higher_is_better = False
@@ -115,9 +114,16 @@ class ArithmeticTask(PaperTask):
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
         need = MAX_EXPR + MAX_COMPUTE + ANSWER_WIDTH
-        require(o["seq_len"] >= need, f"arithmetic.seq_len: {o['seq_len']} is too short; the longest problem needs "
-                                      f"{MAX_EXPR} + {MAX_COMPUTE} compute + {ANSWER_WIDTH} answer = {need} steps")
-        require(o["n_eval"] >= 1, f"arithmetic.n_eval: must be >= 1, got {o['n_eval']}")
+        cls.require(o["seq_len"] >= need, "seq_len",
+                    f"{o['seq_len']} is too short; the longest problem needs "
+                    f"{MAX_EXPR} + {MAX_COMPUTE} compute + {ANSWER_WIDTH} answer = {need} steps")
+        cls.require(o["n_eval"] >= 1, "n_eval", f"must be >= 1, got {o['n_eval']}")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """One input character in per step, one answer character out at each of the last 10 steps."""
+        T = o["seq_len"]
+        return len(INPUT_ALPHABET), len(OUTPUT_ALPHABET), range(T - ANSWER_WIDTH, T)
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -127,13 +133,8 @@ class ArithmeticTask(PaperTask):
             for i, s in enumerate(cls.SPLITS)}  # (2, n_eval) operands a, b; 'train' is a fixed draw too
         save_data(out_dir, cls.name, seed, o, sets, {"n_eval": o["n_eval"]})
 
-    def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
-        super().__init__(data_dir, device, **options)
-        self.seq_len = self.options["seq_len"]
-        self.n_in, self.n_out = len(INPUT_ALPHABET), len(OUTPUT_ALPHABET)
-        self.readout_steps = tuple(range(self.seq_len - ANSWER_WIDTH, self.seq_len))
-
-    def hp_space(self) -> list[HPDim]:
+    @classmethod
+    def hp_space(cls) -> list[HPDim]:
         return [HPDim("compute_steps", "int", MIN_COMPUTE, MAX_COMPUTE)]
 
     def resolve_hps(self, hp: dict[str, Any], n_params: int) -> dict[str, Any]:

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..hpspace import HPDim
-from .base import Batch, TaskError
-from .common import PaperTask, f64, np_rng, require, save_data
+from .base import Batch, Task, TaskError, f64, np_rng, save_data
 
 CHUNK = 4096  # samples per independently seeded chunk (prefix stability)
 MAX_ENUM_BITS = 24  # up to this n_in, inputs are a prefix of a seeded permutation of all 2**n_in vectors
@@ -78,7 +77,7 @@ def make_labels(seed: int, n: int) -> np.ndarray:
     return np.concatenate(chunks)[:n] if chunks else np.zeros(0, np.uint8)
 
 
-class CapacityTask(PaperTask):
+class CapacityTask(Task):
     name = "capacity"
     metric_name = "mi_bits"
     higher_is_better = True
@@ -88,13 +87,17 @@ class CapacityTask(PaperTask):
 
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
-        require(o["n_in"] >= 1, f"capacity.n_in: must be >= 1, got {o['n_in']}")
-        require(o["seq_len"] >= 1, f"capacity.seq_len: must be >= 1, got {o['seq_len']}")
-        require(o["n_samples"] >= 1, f"capacity.n_samples: must be >= 1, got {o['n_samples']}")
+        for k in ("n_in", "seq_len", "n_samples"):
+            cls.require(o[k] >= 1, k, f"must be >= 1, got {o[k]}")
         if o["n_in"] <= MAX_ENUM_BITS:
-            require(o["n_samples"] <= 2 ** o["n_in"],
-                    f"capacity.n_samples: {o['n_samples']} > 2**n_in = {2 ** o['n_in']} distinct inputs "
-                    f"(n_in = {o['n_in']})")
+            cls.require(o["n_samples"] <= 2 ** o["n_in"], "n_samples",
+                        f"{o['n_samples']} > 2**n_in = {2 ** o['n_in']} distinct inputs (n_in = {o['n_in']})")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """n_in bits in, 2 classes out, read from step READOUT_FROM on (the last step if T is shorter)."""
+        T = o["seq_len"]
+        return o["n_in"], 2, range(READOUT_FROM, T) if T > READOUT_FROM else (T - 1,)
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -106,15 +109,12 @@ class CapacityTask(PaperTask):
 
     def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
         super().__init__(data_dir, device, **options)
-        o = self.options
-        self.n_in, self.n_out, self.seq_len = o["n_in"], 2, o["seq_len"]
-        self.n_samples = o["n_samples"]
-        T = self.seq_len
-        self.readout_steps = tuple(range(READOUT_FROM, T)) if T > READOUT_FROM else (T - 1,)
+        self.n_samples = self.options["n_samples"]
         self.x = self.data["x"]  # (N, n_in) uint8
         self.y = self.data["y"].long()  # (N,)
 
-    def hp_space(self) -> list[HPDim]:
+    @classmethod
+    def hp_space(cls) -> list[HPDim]:
         return [HPDim("b_ratio", "float", 0.1, 10.0, log=True), HPDim("presentation", "cat", choices=PRESENTATIONS)]
 
     def resolve_hps(self, hp: dict[str, Any], n_params: int) -> dict[str, Any]:

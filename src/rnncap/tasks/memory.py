@@ -11,13 +11,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import Batch
-from .common import PaperTask, f64, np_rng, require, save_data
+from .base import Batch, Task, f64, np_rng, save_data
 
 HALF_WIDTH = math.sqrt(3.0)  # U(-sqrt3, sqrt3) has unit variance
 
 
-class MemoryTask(PaperTask):
+class MemoryTask(Task):
     name = "memory"
     metric_name = "mse_per_dim"
     higher_is_better = False
@@ -27,7 +26,12 @@ class MemoryTask(PaperTask):
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
         for k in ("n_in", "seq_len", "n_eval"):
-            require(o[k] >= 1, f"memory.{k}: must be >= 1, got {o[k]}")
+            cls.require(o[k] >= 1, k, f"must be >= 1, got {o[k]}")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """The vector in, the same vector out at the last step."""
+        return o["n_in"], o["n_in"], (o["seq_len"] - 1,)
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -36,13 +40,6 @@ class MemoryTask(PaperTask):
                 .astype(np.float32) for i, s in enumerate(cls.SPLITS)}
         save_data(out_dir, cls.name, seed, o, {s: torch.from_numpy(v) for s, v in sets.items()},
                   {"n_eval": o["n_eval"], "n_in": o["n_in"]})
-
-    def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
-        super().__init__(data_dir, device, **options)
-        o = self.options
-        self.n_in = self.n_out = o["n_in"]
-        self.seq_len = o["seq_len"]
-        self.readout_steps = (self.seq_len - 1,)
 
     def _batch(self, v: Tensor) -> Batch:
         """v (E, B, n_in) -> input at t = 0 only, target v."""

@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch
-from .common import PaperTask, f64, np_rng, require, save_data
+from .base import Batch, Task, f64, np_rng, save_data
 
 N_TYPES = 10  # paren types = streams
 N_NOISE = 10
@@ -91,17 +90,23 @@ def final_counts(symbols: Tensor, method: str = "auto") -> Tensor:
     return torch.minimum(torch.maximum(shift[..., 0, :], lo[..., 0, :]), hi[..., 0, :]).long()
 
 
-class ParenthesesTask(PaperTask):
+class ParenthesesTask(Task):
     name = "parentheses"
     metric_name = "loss"
     higher_is_better = False
     input_kind = "index"
+    active_inputs = N_TYPES  # one symbol of each stream per step
     DEFAULTS = {"seq_len": 175, "n_eval": 1024}
 
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
         for k in ("seq_len", "n_eval"):
-            require(o[k] >= 1, f"parentheses.{k}: must be >= 1, got {o[k]}")
+            cls.require(o[k] >= 1, k, f"must be >= 1, got {o[k]}")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """10 streams of 30 symbols in, 10 count classes per stream out at the last step."""
+        return N_TYPES * N_SYMBOLS, N_TYPES * N_CLASSES, (o["seq_len"] - 1,)
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -114,9 +119,6 @@ class ParenthesesTask(PaperTask):
 
     def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
         super().__init__(data_dir, device, **options)
-        self.seq_len = self.options["seq_len"]
-        self.n_in, self.n_out = N_TYPES * N_SYMBOLS, N_TYPES * N_CLASSES
-        self.readout_steps = (self.seq_len - 1,)
         self._offset = torch.arange(N_TYPES, device=self.device) * N_SYMBOLS
         self._symbol_of_draw = torch.tensor(_SYMBOL_OF_DRAW, device=self.device)
         self._counts = {s: final_counts(self.data[s]) for s in self.SPLITS}

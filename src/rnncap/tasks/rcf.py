@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import Batch
-from .common import PaperTask, f64, np_rng, require, save_data
+from .base import Batch, Task, f64, np_rng, save_data
 
 CHUNK = 4096  # samples per independently seeded chunk: sample j depends on (seed, j) only
 
@@ -23,7 +22,7 @@ def power_law_weights(n: int, tau: float) -> np.ndarray:
     return w / w.sum()
 
 
-class RCFTask(PaperTask):
+class RCFTask(Task):
     name = "rcf"
     metric_name = "loss"
     higher_is_better = False
@@ -34,8 +33,13 @@ class RCFTask(PaperTask):
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
         for k in ("n_samples", "dim", "seq_len"):
-            require(o[k] >= 1, f"rcf.{k}: must be >= 1, got {o[k]}")
-        require(o["tau"] > -1, f"rcf.tau: must be > -1, got {o['tau']}")
+            cls.require(o[k] >= 1, k, f"must be >= 1, got {o[k]}")
+        cls.require(o["tau"] > -1, "tau", f"must be > -1, got {o['tau']}")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """A dim-vector in at every step, one number out at the last."""
+        return o["dim"], 1, (o["seq_len"] - 1,)
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -55,8 +59,6 @@ class RCFTask(PaperTask):
     def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
         super().__init__(data_dir, device, **options)
         o = self.options
-        self.n_in, self.n_out, self.seq_len = o["dim"], 1, o["seq_len"]
-        self.readout_steps = (self.seq_len - 1,)
         self.x, self.y = self.data["x"], self.data["y"]
         self.beta = torch.from_numpy(power_law_weights(o["n_samples"], o["tau"])).to(self.device)
         self._cdf = torch.cumsum(self.beta, 0)

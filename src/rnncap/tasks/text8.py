@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import shutil
 import urllib.request
 import zipfile
@@ -17,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch, TaskError
-from .common import PaperTask, f64, np_rng, require, save_data
+from .. import io
+from .base import Batch, Task, TaskError, f64, np_rng, save_data
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz "  # index = symbol; ' ' -> 26
 N_SYMBOLS = len(ALPHABET)
@@ -97,6 +98,22 @@ def fetch_corpus(o: dict[str, Any]) -> bytes:
     return read_corpus(path)
 
 
+def write_synthetic(path: str | Path, chars: int, seed: int = 0) -> None:
+    """`text8.synthetic: true` (tests only): `chars` characters of random words over a-z and
+    space, deterministic in `seed`, written atomically. Stands in for text8 where it can't
+    be fetched; its losses mean nothing."""
+    r = random.Random(int(seed))
+    letters = ALPHABET[:-1]
+    words = ["".join(r.choice(letters) for _ in range(r.randint(1, 9))) for _ in range(500)]
+    parts, n = [], 0
+    while n < chars:
+        w = r.choice(words)
+        parts.append(w)
+        n += len(w) + 1
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(" ".join(parts)[:chars])
+
+
 def _verify(file: Path, want: str | None, shown: Path) -> None:
     if want is None:
         print(f"text8: WARNING: no text8.sha256 given; {shown} is not verified", flush=True)
@@ -108,7 +125,7 @@ def _verify(file: Path, want: str | None, shown: Path) -> None:
         raise TaskError(f"text8.sha256: checksum mismatch for {shown}: expected {want}, got {got}")
 
 
-class Text8Task(PaperTask):
+class Text8Task(Task):
     name = "text8"
     metric_name = "bits_per_char"
     higher_is_better = False
@@ -119,9 +136,14 @@ class Text8Task(PaperTask):
 
     @classmethod
     def validate(cls, o: dict[str, Any]) -> None:
-        require(o["seq_len"] >= 1, f"text8.seq_len: must be >= 1, got {o['seq_len']}")
-        require(0 <= o["warmup"] < o["seq_len"], f"text8.warmup: must be in [0, seq_len), got {o['warmup']}")
-        require(o["n_eval"] >= 1, f"text8.n_eval: must be >= 1, got {o['n_eval']}")
+        cls.require(o["seq_len"] >= 1, "seq_len", f"must be >= 1, got {o['seq_len']}")
+        cls.require(0 <= o["warmup"] < o["seq_len"], "warmup", f"must be in [0, seq_len), got {o['warmup']}")
+        cls.require(o["n_eval"] >= 1, "n_eval", f"must be >= 1, got {o['n_eval']}")
+
+    @classmethod
+    def layout(cls, o: dict[str, Any]) -> tuple[int, int, Sequence[int]]:
+        """One symbol in, the next symbol out at every step after the warm-up."""
+        return N_SYMBOLS, N_SYMBOLS, range(o["warmup"], o["seq_len"])
 
     @classmethod
     def make_data(cls, seed: int, out_dir: Path | str, **options: Any) -> None:
@@ -130,8 +152,8 @@ class Text8Task(PaperTask):
         tensors, sizes = {}, {"chars": len(codes)}
         for i, (s, (a, b)) in enumerate(split_bounds(len(codes)).items()):
             n_start = (b - a) - o["seq_len"]  # a window is seq_len inputs + 1 target
-            require(n_start >= 1, f"text8.path: the {s} split has {b - a} characters, fewer than "
-                                  f"seq_len + 1 = {o['seq_len'] + 1}")
+            cls.require(n_start >= 1, "path", f"the {s} split has {b - a} characters, fewer than "
+                                              f"seq_len + 1 = {o['seq_len'] + 1}")
             tensors[s] = torch.from_numpy(codes[a:b].copy())
             # fixed evaluation pointers ('train' too: a fixed sample of training windows)
             tensors[f"{s}_ptr"] = torch.from_numpy(np_rng(seed, "text8", i).integers(0, n_start, o["n_eval"]))
@@ -140,10 +162,7 @@ class Text8Task(PaperTask):
 
     def __init__(self, data_dir: Path | str, device: str | torch.device = "cpu", **options: Any):
         super().__init__(data_dir, device, **options)
-        o = self.options
-        self.n_in = self.n_out = N_SYMBOLS
-        self.seq_len, self.warmup = o["seq_len"], o["warmup"]
-        self.readout_steps = tuple(range(self.warmup, self.seq_len))
+        self.warmup = self.options["warmup"]
         self._win = torch.arange(self.seq_len + 1, device=self.device)
 
     def _batch(self, text: Tensor, starts: Tensor) -> Batch:

@@ -1,0 +1,131 @@
+"""The cost model: modelled core-hours, memory and wall time of a training job.
+
+A planning estimate, not a promise; calibrate with `cost:` in the config. One training
+step of an ensemble of E members (width n, depth L, G gate blocks, T time steps,
+minibatch B) on one core costs
+
+    t_step = T * L * overhead_us * 1e-6                 # ~25 small ops per layer and time step
+           + T * L * E * B * (G+1) * n * elem_ns * 1e-9  # elementwise gate math, fwd + bwd
+           + T * E * B * K * G * n * gather_ns * 1e-9    # one-hot ("index") inputs: K rows gathered
+           + 6 * E * B * M / flops_per_s                 # matmuls: forward 2, backward 4 FLOP per MAC
+
+with M the multiply-adds of one sequence: T * sum over layers of G*n*(n_x + n) (n_x = 0
+for index inputs) + R * n_out * n for the R read-out steps. A run trains ceil(trials/E)
+ensembles, each for the upper end of the `steps` range (an ensemble runs until its
+longest member is done):
+
+    core_seconds = job_overhead_s
+                 + ceil(trials/E) * (batch_overhead_s + steps_hi * t_step * (1 + eval_fraction))
+
+The defaults were fitted to six runs of this engine (`rnncap train`, 8 members, 300-1000
+steps; capacity, memory, RCF, parentheses, arithmetic; widths 11-17, depth 1-2) on a
+2-core AVX-512 CPU shared with other work: 1.1-1.35x the measured wall time (conservative).
+Small models are overhead- and elementwise-bound, so the cost grows much more slowly than
+the parameter count until width reaches the hundreds. The estimate is CPU core-hours; on
+a GPU large ensembles are far cheaper.
+
+The task sizes (n_in, n_out, T, R, K, input kind) come from `Task.facts`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from ..hpspace import apply_overrides
+from ..model.cells import spec as cell_spec
+from ..tasks import TaskFacts
+from .experiment import search_dims
+
+
+def sequence_macs(cell: str, width: int, depth: int, n_in: int, n_out: int, seq_len: int, readouts: int,
+                  input_kind: str = "dense") -> int:
+    """Multiply-adds of one forward pass over one sequence (see the module doc)."""
+    s = cell_spec(cell)
+    dense = input_kind == "dense"
+    first = width if s.input_projection else (n_in if dense else 0)
+    rec = sum(s.G * width * (n_x + width) for n_x in [first] + [width] * (depth - 1))
+    if s.input_projection and dense:
+        rec += width * n_in  # the input projection
+    return seq_len * rec + readouts * n_out * width
+
+
+def step_seconds(cell: str, width: int, depth: int, macs: int, facts: TaskFacts, batch: int, ensemble: int,
+                 cost: Mapping[str, float]) -> float:
+    """Modelled wall seconds of one training step of one ensemble on one core."""
+    G, T, EB = cell_spec(cell).G, facts.seq_len, ensemble * batch
+    t = T * depth * cost["overhead_us"] * 1e-6
+    t += T * depth * EB * (G + 1) * width * cost["elem_ns"] * 1e-9
+    if facts.input_kind == "index":
+        t += T * EB * facts.active_inputs * G * width * cost["gather_ns"] * 1e-9
+    return t + 6.0 * macs * EB / cost["flops_per_s"]
+
+
+def train_rows(facts: TaskFacts, cell: str, search: Mapping[str, Any]) -> Callable[[int], int]:
+    """params -> rows one member trains on per step, for one (experiment, cell).
+
+    The capacity task trains full-batch whenever its set of b = b_ratio * params samples
+    fits in batch_size (tasks/capacity.py), so a batch_size sized for a sweep's largest
+    set costs each run only its own largest b.
+    """
+    batch = int(search["batch_size"])
+    if facts.task != "capacity":
+        return lambda params: batch
+    dims = apply_overrides(search_dims(facts.task, cell, (1, 2)), search["fixed"], search["ranges"], "search")
+    hi = next(float(d.high) for d in dims if d.name == "b_ratio")
+    n = int(facts.options["n_samples"])
+    return lambda params: max(1, min(batch, math.ceil(hi * params), n))
+
+
+def run_core_hours(cell: str, width: int, depth: int, facts: TaskFacts, search: Mapping[str, Any],
+                   cost: Mapping[str, float], rows: int | None = None) -> float:
+    """Modelled core-hours of one run directory (all its trials)."""
+    E = max(1, int(search["ensemble"]))
+    trials = int(search["trials"])
+    macs = sequence_macs(cell, width, depth, facts.n_in, facts.n_out, facts.seq_len, len(facts.readout_steps),
+                         facts.input_kind)
+    rows = int(search["batch_size"]) if rows is None else rows
+    t = step_seconds(cell, width, depth, macs, facts, rows, min(E, trials), cost)
+    per_batch = cost["batch_overhead_s"] + int(search["steps"][1]) * t * (1.0 + cost["eval_fraction"])
+    return (cost["job_overhead_s"] + math.ceil(trials / E) * per_batch) / 3600.0
+
+
+def train_mem_mb(facts: TaskFacts, search: Mapping[str, Any], width: int, depth: int) -> int:
+    """MB of one training job: a base for python+torch, the activations kept for backprop
+    (4 float32 per unit, 3x for autograd's copies), the corpus for text8; at most 64 GB."""
+    floats = min(search["ensemble"], search["trials"]) * max(search["batch_size"], 1) * facts.seq_len * depth \
+        * width * 4 * 3
+    mb = 1000 + floats * 4 / 2**20 + (1500 if facts.task == "text8" else 0)
+    return int(min(mb, 64000))
+
+
+def runtime_minutes(core_hours: float, threads: int, attempt: int) -> int:
+    """A job's time limit: twice the modelled hours over its threads, at least 10 minutes,
+    doubled on each retry (a job killed at its limit is resubmitted with more)."""
+    hours = core_hours / max(1, int(threads))
+    return int(max(10, 2 * 60 * hours + 5)) * attempt
+
+
+def describe(table: pd.DataFrame, done_mask: Any = None) -> str:
+    """'N training jobs, ~X core-hours estimated' (+ how many are done, when known)."""
+    n = len(table)
+    hours = float(table["est_core_hours"].sum()) if n else 0.0
+    text = f"{n} training jobs, ~{_fmt_hours(hours)} core-hours estimated"
+    if done_mask is not None and n:
+        done = int(pd.Series(done_mask).sum())
+        left = float(table.loc[~pd.Series(done_mask, index=table.index), "est_core_hours"].sum())
+        text += f" ({done} done; ~{_fmt_hours(left)} core-hours left)"
+    by = table.groupby("experiment", sort=False)["est_core_hours"].agg(["size", "sum"]) if n else None
+    if by is not None and len(by) > 1:
+        text += "; " + ", ".join(f"{e}: {int(r['size'])} jobs ~{_fmt_hours(r['sum'])} h" for e, r in by.iterrows())
+    return text
+
+
+def _fmt_hours(h: float) -> str:
+    if h < 0.1:
+        return f"{h:.3f}"
+    if h < 10:
+        return f"{h:.2f}"
+    return f"{h:,.0f}"
