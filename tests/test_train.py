@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from rnncap import io
 from rnncap.train import run as search_mod
 from rnncap.model.ensemble import Arch
 from rnncap.model.params import solve_width
@@ -105,7 +106,7 @@ def test_tiny_capacity_run_reaches_positive_mi(data, tmp_path):
     assert df["valid_metric"].max() > 0
     best = json.loads((tmp_path / "run" / "best.json").read_text())
     assert best["found"] and best["metrics"]["eval_metric"] == pytest.approx(df["valid_metric"].max())
-    assert not (tmp_path / "run" / "ckpt").exists()
+    assert sorted(p.name for p in (tmp_path / "run" / "ckpt").iterdir()) == ["inputs.json", "trials.parquet"]
 
 
 def test_same_seed_same_table(data, tmp_path):
@@ -161,9 +162,83 @@ def test_resume_after_sigkill_equals_uninterrupted(data, tmp_path):
     assert not (out / "trials.parquet").exists() or proc.returncode == 0
     again = subprocess.run(cmd + [str(out)], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
-    a = pd.read_parquet(tmp_path / "ref" / "trials.parquet").drop(columns=TIMING)
-    b = pd.read_parquet(out / "trials.parquet").drop(columns=TIMING)
+    a = io.read_parquet(tmp_path / "ref" / "trials.parquet").drop(columns=TIMING)
+    b = io.read_parquet(out / "trials.parquet").drop(columns=TIMING)
     pd.testing.assert_frame_equal(a, b)
+
+
+def counting(monkeypatch):
+    """Patch the driver's ensemble trainer to record each batch's size."""
+    real, calls = search_mod.train_ensemble, []
+    monkeypatch.setattr(search_mod, "train_ensemble", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    return calls
+
+
+def finished(data, tmp_path, **search):
+    out = tmp_path / "r"
+    ref = run(capacity_spec(data, **search), out, log=lambda m: None).drop(columns=TIMING)
+    for name in ("trials.parquet", "best.json"):  # what Snakemake deletes before it reruns a job
+        (out / name).unlink()
+    return out, ref
+
+
+def test_finished_trials_are_reused_after_outputs_are_deleted(data, tmp_path, monkeypatch):
+    out, ref = finished(data, tmp_path)
+    calls, logs = counting(monkeypatch), []
+    df = run(capacity_spec(data), out, log=logs.append)
+    assert calls == [] and "4 trials already done" in logs[0]
+    pd.testing.assert_frame_equal(df.drop(columns=TIMING), ref)
+    assert json.loads((out / "best.json").read_text())["found"]
+
+
+def test_more_trials_extend_a_finished_run(data, tmp_path, monkeypatch):
+    out, _ = finished(data, tmp_path)
+    calls = counting(monkeypatch)
+    df = run(capacity_spec(data, trials=6), out, log=lambda m: None)
+    assert calls == [2]
+    fresh = run(capacity_spec(data, trials=6), tmp_path / "fresh", log=lambda m: None)
+    pd.testing.assert_frame_equal(df.drop(columns=TIMING), fresh.drop(columns=TIMING))
+
+
+def test_trials_of_other_inputs_are_not_reused(data, tmp_path, monkeypatch):
+    out, _ = finished(data, tmp_path)
+    calls, logs = counting(monkeypatch), []
+    run(capacity_spec(data, ranges={"lr": [0.001, 0.01]}), out, log=logs.append)
+    assert calls == [2, 2] and any("not reusing" in m and "other inputs" in m for m in logs)
+
+
+def test_damaged_finished_trials_are_named_and_retrained(data, tmp_path, monkeypatch):
+    out, ref = finished(data, tmp_path)
+    table = out / "ckpt" / "trials.parquet"
+    table.write_bytes(table.read_bytes()[:300])
+    calls, logs = counting(monkeypatch), []
+    df = run(capacity_spec(data), out, log=logs.append)
+    assert calls == [2, 2] and any(str(table) in m and "damaged" in m for m in logs)
+    pd.testing.assert_frame_equal(df.drop(columns=TIMING), ref)
+
+
+def test_damaged_checkpoint_restarts_its_batch(data, tmp_path):
+    task = load_task("capacity", data / "capacity", **CAP)
+    arch = Arch("gru", solve_width("gru", 300, 1, 12, 2), 1, 12, 2)
+    hps = trial_hps(task, "gru", 2, optimizer="adam", lr=0.01)
+    settings = TrainSettings(batch_size=32, eval_every=20, checkpoint_every=10, eval_batch_size=1024, compile=False)
+    ref = train_ensemble(task, arch, hps, [1, 2], settings, log=lambda m: None)
+
+    def stop_at_20(m):
+        if "step 20/" in m:
+            raise KeyboardInterrupt
+    ckpt = tmp_path / "batch.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(task, arch, hps, [1, 2], settings, ckpt, log=stop_at_20)
+    b = bytearray(ckpt.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(b))
+    logs = []
+    again = train_ensemble(task, arch, hps, [1, 2], settings, ckpt, log=logs.append)
+    assert any("damaged checkpoint" in m and str(ckpt) in m for m in logs)
+    assert not any("resumed" in m for m in logs)
+    for r, a in zip(ref, again):
+        assert {k: v for k, v in r.items() if k != "wall_s"} == {k: v for k, v in a.items() if k != "wall_s"}
 
 
 @pytest.mark.parametrize("key", ["trials", "initial_points", "keep_checkpoints"])

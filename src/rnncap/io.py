@@ -36,7 +36,7 @@ class DamagedFileError(ValueError):
     """A file that is truncated, corrupt or fails its checksum; the message names it."""
 
     def __init__(self, path: str | os.PathLike, reason: str, remedy: str = REMEDY):
-        self.path = Path(path)
+        self.path, self.reason = Path(path), reason
         super().__init__(f"{path}: damaged file ({reason}); {remedy}")
 
 
@@ -133,6 +133,12 @@ def torch_save(path: str | os.PathLike, obj: dict[str, Any]) -> None:
 
 def torch_load(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:
     """Load what `torch_save` wrote; DamagedFileError if it is unreadable or its digest differs."""
+    return torch_load_with_digest(path, map_location, weights_only)[0]
+
+
+def torch_load_with_digest(path: str | os.PathLike, map_location: Any = "cpu",
+                           weights_only: bool = True) -> tuple[dict[str, Any], str]:
+    """`torch_load`, and the verified digest of the content (what identifies the data a run used)."""
     import torch
 
     path = Path(path)
@@ -151,7 +157,7 @@ def torch_load(path: str | os.PathLike, map_location: Any = "cpu", weights_only:
         raise DamagedFileError(path, f"unexpected content: {e}") from None
     if not ok:
         raise DamagedFileError(path, "checksum mismatch: its content changed after it was written")
-    return obj
+    return obj, want
 
 
 # --------------------------------------------------------------------------- parquet tables
@@ -213,12 +219,18 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=_jsonable)
 
 
+def json_roundtrip(obj: Any) -> Any:
+    """`obj` as it reads back from JSON (tuples become lists, numpy scalars numbers), to compare
+    an object in memory with one read from a file."""
+    return json.loads(_canonical(obj))
+
+
 def write_json(path: str | os.PathLike, obj: Any, checksum: bool = False) -> None:
     """Write JSON atomically; with `checksum`, a dict gets the digest of its text under CHECKSUM_KEY."""
     if checksum:
         if not isinstance(obj, dict) or CHECKSUM_KEY in obj:
             raise TypeError(f"write_json: a checksummed object is a dict without a {CHECKSUM_KEY!r} key")
-        plain = json.loads(_canonical(obj))
+        plain = json_roundtrip(obj)
         obj = {**plain, CHECKSUM_KEY: hashlib.sha256(_canonical(plain).encode()).hexdigest()}
     with atomic_path(path) as tmp:
         tmp.write_text(_canonical(obj) + "\n")

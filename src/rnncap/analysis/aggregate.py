@@ -7,8 +7,9 @@ from typing import Iterable
 
 import pandas as pd
 
-from .common import best_rows
+from .. import io
 from ..trials import RUN_KEYS
+from .common import best_rows
 
 
 def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def collect(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
         p = Path(d) / "trials.parquet"
         if not p.exists():
             raise FileNotFoundError(f"{p}: run directory has no trials.parquet (did its train job finish?)")
-        frames.append(pd.read_parquet(p))
+        frames.append(io.read_parquet(p))  # checked: a damaged run table is named, never aggregated
     if not frames:
         raise ValueError("no run directories given")
     return pd.concat(frames, ignore_index=True)

@@ -152,7 +152,7 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: trial table not found (run `rnncap aggregate` first)")
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return io.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
 # ---------------------------------------------------------------- numbers

@@ -36,6 +36,19 @@ class TrainSettings:
     compile: bool  # torch.compile the training forward+backward (worth it past ~10^4 steps)
 
 
+def _load_checkpoint(path: Path, dev: torch.device, log: Callable[[str], None], tag: str) -> dict | None:
+    """The batch's checkpoint, or None. A damaged one is only a cache of work this batch redoes:
+    it is named in the log and discarded, never resumed from."""
+    if not path.exists():
+        return None
+    try:
+        return io.torch_load(path, map_location=dev, weights_only=False)
+    except io.DamagedFileError as e:
+        log(f"{tag} {e.path}: damaged checkpoint ({e.reason}); discarded, this batch restarts from step 0")
+        path.unlink(missing_ok=True)
+        return None
+
+
 def derive_seed(*parts: int) -> int:
     """A 63-bit seed from integers, stable across processes and platforms."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))
@@ -81,8 +94,8 @@ def train_ensemble(
     st = {"t": 0, "alive": torch.ones(E, dtype=torch.bool, device=dev), "first": z(),
           "win_sum": z(), "win_cnt": z(), "wall": 0.0}
     fingerprint = repr((arch, [dict(h) for h in hps], list(seeds)))
-    if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    ck = _load_checkpoint(ckpt_path, dev, log, tag) if ckpt_path is not None else None
+    if ck is not None:
         if ck["fingerprint"] == fingerprint:
             model.flat.data.copy_(ck["flat"])
             opt.load_state_dict(ck["opt"])

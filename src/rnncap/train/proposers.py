@@ -13,7 +13,6 @@ the trials an uninterrupted one would have got.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -21,6 +20,7 @@ from typing import Any, Callable, Mapping, Protocol
 import numpy as np
 import pandas as pd
 
+from .. import io
 from ..hpspace import HPDim, sample_all
 from ..trials import HP_PREFIX
 from .loop import derive_seed
@@ -150,7 +150,7 @@ class Rerun:
         src = ctx.source_best
         if not src or not Path(src).exists():
             raise FileNotFoundError(f"source_best: best.json of the source run not found: {src}")
-        best = json.loads(Path(src).read_text())
+        best = io.read_json(src, checksum=True)
         if not best.get("found"):
             raise ValueError(f"source_best: {src} has no feasible trial to rerun")
         return cls(ctx.dims, best["hp"], {"source_eval_metric": best["metrics"]["eval_metric"]})

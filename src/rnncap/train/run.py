@@ -3,10 +3,17 @@
 The driver trains `search.trials` trials in batches of `search.ensemble`, each batch one
 stacked ensemble; the mode's proposer (train/proposers.py) says which HPs each batch gets.
 
-State lives in the run directory: `ckpt/trials.parquet` (finished trials) and
-`ckpt/batch.pt` (the ensemble in training). Proposers are pure functions of the finished
-trials and the trial index, and trial seeds of (run seed, trial index, mode), so a resumed
-run trains exactly what an uninterrupted one would have trained.
+State lives in the run directory: `ckpt/trials.parquet` (finished trials),
+`ckpt/inputs.json` (what they were trained from) and `ckpt/batch.pt` (the ensemble in
+training). Proposers are pure functions of the finished trials and the trial index, and
+trial seeds of (run seed, trial index, mode), so a resumed run trains exactly what an
+uninterrupted one would have trained.
+
+Finished trials outlive the job: Snakemake deletes a job's outputs before it reruns it
+(after a touched or rebuilt input, a changed rule), and `ckpt/` keeps what they were made
+of. A rerun whose inputs still match (the spec, less the settings that cannot change a
+trial's result, and the data's checksum) reuses every finished trial; one whose inputs
+differ says so and starts afresh. Raising `trials` extends a finished run.
 
 Every setting comes from the spec: its search block is a schema-validated config's, with
 every default filled (workflow/schemas/config.schema.yaml is the one place defaults live).
@@ -15,7 +22,6 @@ every default filled (workflow/schemas/config.schema.yaml is the one place defau
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -40,10 +46,19 @@ def search_space(cell: str, task_dims: list[HPDim], search: Mapping[str, Any], w
     return apply_overrides(dims, required(search, "fixed", "search"), required(search, "ranges", "search"), where)
 
 
+def positive(block: Mapping[str, Any], key: str, where: str, least: int = 1) -> int:
+    """An integer setting of the spec, at least `least`; a one-line error naming it otherwise
+    (a config's are checked by its schema; a spec given by hand is checked here)."""
+    v = required(block, key, where)
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+        raise ValueError(f"{where}.{key}: expected an integer >= {least}, got {v!r}")
+    return v
+
+
 def train_settings(search: Mapping[str, Any]) -> TrainSettings:
     """The loop's settings, each read from the spec's search block."""
     def need(key: str) -> Any:
-        return required(search, key, "search")
+        return positive(search, key, "search") if key != "compile" else required(search, key, "search")
 
     return TrainSettings(batch_size=int(need("batch_size")), eval_every=int(need("eval_every")),
                          checkpoint_every=int(need("checkpoint_every")),
@@ -64,8 +79,13 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     options = dict(required(spec, "options"))
     cell, depth = required(spec, "cell"), int(required(spec, "depth"))
     budget, seed = int(required(spec, "budget")), int(required(spec, "seed"))
-    n_trials = int(required(search, "trials", "search"))
-    E = max(1, int(required(search, "ensemble", "search")))
+    n_trials = positive(search, "trials", "search")
+    E = positive(search, "ensemble", "search")
+    positive(search, "initial_points", "search", least=0)
+    steps = required(search, "steps", "search")
+    if not (isinstance(steps, list) and len(steps) == 2 and all(isinstance(s, int) and s >= 1 for s in steps)
+            and steps[0] <= steps[1]):
+        raise ValueError(f"search.steps: expected [low, high] with 1 <= low <= high, got {steps!r}")
     settings = train_settings(search)
     keep_checkpoints = bool(required(search, "keep_checkpoints", "search"))
 
@@ -79,8 +99,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     ckpt_dir = out_dir / "ckpt"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     done_path = ckpt_dir / "trials.parquet"
-    done = pd.read_parquet(done_path) if done_path.exists() else pd.DataFrame()
     tag = f"[{experiment} {cell} p{budget} d{depth} s{seed}]"
+    done = _resume_state(ckpt_dir, {"spec": _result_spec(spec), "data": task.data_digest}, log, tag)
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
         f"{len([d for d in dims if not d.fixed])} searched HPs, device {device}, "
         f"{len(done)} trials already done")
@@ -116,7 +136,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     done = done.assign(rnncap_version=__version__, torch_version=torch.__version__)
     io.write_parquet(out_dir / "trials.parquet", done)
     best = best_trial(done)
-    io.write_json(out_dir / "best.json", {
+    io.write_json(out_dir / "best.json", checksum=True, obj={
         "run": {k: base[k] for k in ("experiment", "task", "mode", "cell", "budget", "depth", "seed")},
         "found": best is not None,
         "trial": None if best is None else int(best["trial"]),
@@ -127,8 +147,38 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
         "provenance": {"rnncap": __version__, "torch": torch.__version__, "device": device,
                        "spec": dict(spec)},
     })
-    if not keep_checkpoints:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    if not keep_checkpoints:  # the finished trials and their inputs stay: they are what a rerun reuses
+        (ckpt_dir / "batch.pt").unlink(missing_ok=True)
+    return done
+
+
+# spec keys that cannot change any finished trial's result: how many trials, and how often
+# and whether the ensemble in training is checkpointed
+_NOT_RESULTS = {"trials", "keep_checkpoints", "checkpoint_every"}
+
+
+def _result_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {**spec, "search": {k: v for k, v in spec["search"].items() if k not in _NOT_RESULTS}}
+
+
+def _resume_state(ckpt_dir: Path, inputs: dict[str, Any], log: Callable[[str], None], tag: str) -> pd.DataFrame:
+    """The finished trials in `ckpt_dir` if they were trained from `inputs`, else none (said in the log).
+
+    A damaged table or record is named and set aside: its trials are retrained."""
+    trials, record = ckpt_dir / "trials.parquet", ckpt_dir / "inputs.json"
+    done, why = pd.DataFrame(), None
+    try:
+        if record.exists() and io.read_json(record, checksum=True) == io.json_roundtrip(inputs):
+            done = io.read_parquet(trials) if trials.exists() else done
+        elif trials.exists():
+            why = "they were trained from other inputs (spec or data changed)"
+    except io.DamagedFileError as e:
+        why = f"{e.path} is damaged ({e.reason})"
+    if why:
+        log(f"{tag} {ckpt_dir}: not reusing the finished trials there: {why}; training afresh")
+        for p in (trials, ckpt_dir / "batch.pt"):
+            p.unlink(missing_ok=True)
+    io.write_json(record, inputs, checksum=True)
     return done
 
 
