@@ -1,6 +1,7 @@
 """rnncap.plan: every bad config fails with the key named; presets validate; the job table, grid and CLI."""
 
 import argparse
+import copy
 import json
 import os
 from pathlib import Path
@@ -193,9 +194,34 @@ def test_load_config_reads_yaml_and_dicts(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("experiments: [unclosed")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    bad.write_text("preset: x\nexperiments: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml, line 3, column 1: expected ',' or ']'"):
         load_config(bad)
+
+
+def test_repeated_yaml_key_is_refused_with_its_lines(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("preset: x\nexperiments:\n  cap:\n    task: capacity\n    budgets: [300]\n    depths: [1]\n"
+                 "  cap:\n    task: memory\n    budgets: [300]\n    depths: [1]\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml, line 7, column 3: key 'cap' appears twice \(lines 3 and 7\)"):
+        load_config(p)
+    assert load_config(ROOT / "config" / "repro.yaml")  # merge keys (<<: *anchor) may be overridden
+
+
+@pytest.mark.parametrize("fixed, message", [
+    ({"lr": -1.0}, r"search\.fixed\.lr: -1\.0 is outside lr's range"),
+    ({"lr": "fast"}, r"search\.fixed\.lr: expected a number, got 'fast'"),
+    ({"steps": 0}, r"search\.fixed\.steps: 0 is outside"),
+    ({"b_ratio": -2}, r"search\.fixed\.b_ratio: -2 is outside"),
+    ({"clip": -5}, r"search\.fixed\.clip: -5 is outside"),
+    ({"l2": -0.1}, r"search\.fixed\.l2: -0\.1 is outside"),
+])
+def test_fixed_values_out_of_range_or_type_name_the_key(fixed, message):
+    cfg = copy.deepcopy(BASE)
+    exp = next(e for e in cfg["experiments"].values() if e["task"] == "capacity")
+    exp["search"] = {**exp.get("search", {}), "fixed": fixed}
+    with pytest.raises(ConfigError, match=r"experiments\.[\w.-]+\." + message):
+        load_config(cfg)
 
 
 # ---------------------------------------------------------------- bad configs: schema

@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from rnncap import io
 from rnncap.figures import FIGURES
 from rnncap.plan.config import load_config
 from rnncap.plan.jobs import sweep_table
@@ -305,3 +307,48 @@ def test_end_to_end_test_preset(tmp_path):
     r = smk(repo, "-n", "--configfile", "config/test.yaml")
     assert job_stats(r.stdout).get("train") == 2 and "params have changed" in r.stdout
     assert re.findall(r"wildcards: experiment=([\w.-]+)", r.stdout) == ["parentheses-rerun"] * 2
+    cfg.write_text(text)
+
+    # 7. faults in a finished run: nothing finished is lost, nothing damaged is used silently
+    tables = repo / "results" / "tables" / "trials.parquet"
+    reference, before = io.read_parquet(tables), runs_done(repo)
+    data = repo / "results" / "data" / "capacity" / "seed0"
+    (data / "meta.json").write_text((data / "meta.json").read_text()[:40])  # truncated and touched
+    stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml").stdout)
+    assert "train" not in stats, f"a touched data file must not rerun training: {stats}"
+    (data / "meta.json").unlink()  # what the error tells a user to do; and a lost data file
+    (data / "data.pt").unlink()
+    stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml").stdout)
+    assert stats.get("data") == 1 and "train" not in stats, stats
+    smk(repo, "--cores", "2", "--configfile", "config/test.yaml")
+    assert runs_done(repo) == before, "rebuilt data retrained finished runs"
+
+    run = repo / "results" / "runs" / "capacity" / "gru" / "p400" / "d2" / "s0"
+    (run / "trials.parquet").write_bytes((run / "trials.parquet").read_bytes()[:500])
+    r = smk(repo, "--cores", "2", "--configfile", "config/test.yaml", check=False)
+    log = (repo / "logs" / "aggregate.log").read_text()
+    assert r.returncode != 0 and f"{run.relative_to(repo)}/trials.parquet: damaged file" in log, log
+    (run / "trials.parquet").unlink()  # as the message says; the run reuses its finished trials
+    smk(repo, "--cores", "2", "--configfile", "config/test.yaml")
+    train_log = (repo / "logs" / "train" / "capacity" / "gru" / "p400" / "d2" / "s0.log").read_text()
+    assert "trials already done" in train_log and "done in" not in train_log, train_log[-2000:]
+    pd.testing.assert_frame_equal(io.read_parquet(tables).drop(columns=["wall_s"]), reference.drop(columns=["wall_s"]))
+
+    good = tables.read_bytes()
+    for i in range(len(good) // 3, len(good)):  # the first flip that changes content (most do)
+        tables.write_bytes(good[:i] + bytes([good[i] ^ 0x10]) + good[i + 1:])
+        try:
+            io.read_parquet(tables)
+        except io.DamagedFileError:
+            break
+    r = smk(repo, "--cores", "2", "--configfile", "config/test.yaml", "--forcerun", "fit", check=False)
+    log = (repo / "logs" / "fit.log").read_text()
+    assert r.returncode != 0 and "results/tables/trials.parquet: damaged file" in log and "Traceback" not in log, log
+
+    # 8. every output has the permissions the umask gives (a lab's shared filesystem: 0022 -> 0644)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {p.stat().st_mode & 0o777 for p in (repo / "results").rglob("*") if p.is_file()}
+    assert modes <= {0o666 & ~umask}, sorted(oct(m) for m in modes)
+    assert not list((repo / "results").rglob(".*.tmp"))
+

@@ -12,7 +12,7 @@ from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
 from rnncap.figures import FIGURES
 from rnncap.model.cells import CELLS
 from rnncap.plan import cost, jobs, paths
-from rnncap.plan.config import ConfigError, load_config
+from rnncap.plan.config import ConfigError, load_config, read_yaml
 from rnncap.plan.experiment import experiment_facts
 from rnncap.report.tables import BUILDERS as TABLE_BUILDERS
 
@@ -29,6 +29,8 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 # --- config: the schema (with its defaults) and the semantic checks, once; rules read CFG
 try:
+    for _file in workflow.configfiles:  # Snakemake's YAML reader keeps the last of a repeated key
+        read_yaml(_file)
     CFG = load_config(config, base_dir=os.getcwd())
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
@@ -117,7 +119,9 @@ def data_priority(wildcards):
 
 def train_input(wildcards):
     row = run_row(wildcards)
-    inputs = {"data": f"{paths.data_dir(CFG, row['experiment'])}/meta.json"}
+    # ancient: a rebuilt or touched data file reruns no training. The spec (params) names the
+    # data exactly, and a run checks the data's checksum and reuses only trials made from it.
+    inputs = {"data": ancient(f"{paths.data_dir(CFG, row['experiment'])}/meta.json")}
     if row["source"]:
         inputs["source_best"] = f"{paths.run_dir(dict(row, experiment=row['source']))}/best.json"
     return inputs

@@ -2,11 +2,12 @@
 
 
 rule data:
-    """Fixed data of one experiment's task instance (meta.json is written last)."""
+    """Fixed data of one experiment's task instance (data.pt, then meta.json last)."""
     input:
         unpack(data_input),
     output:
         meta="results/data/{experiment}/seed{data_seed}/meta.json",
+        data="results/data/{experiment}/seed{data_seed}/data.pt",
     params:
         task=data_task,
         options=data_options,

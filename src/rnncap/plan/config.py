@@ -47,18 +47,44 @@ def validate_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike | None =
     return cfg
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the
+    last silently, so a preset with a repeated experiment would lose the first unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (lines {seen[key]} and {line})", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """A YAML file's content; ConfigError naming the file and line of a syntax error or repeated key."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"<config>: {p} not found")
+    try:
+        return yaml.load(p.read_text(), Loader=_StrictLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{p}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(p)
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"<config>: {where}: {what}") from None
+
+
 def load_config(path_or_dict: str | os.PathLike | Mapping[str, Any], base_dir: str | os.PathLike | None = None) -> dict:
     """Read a YAML file (or take a dict) and return `validate_config` of it."""
     if isinstance(path_or_dict, Mapping):
         return validate_config(path_or_dict, base_dir)
-    p = Path(path_or_dict)
-    if not p.is_file():
-        raise ConfigError(f"<config>: {p} not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"<config>: {p} is not valid YAML: {e}") from None
+    data = read_yaml(path_or_dict)
     return validate_config(data if data is not None else {}, base_dir)
 
 
-__all__ = ["ConfigError", "key_path", "load_config", "validate_config"]
+__all__ = ["ConfigError", "key_path", "load_config", "read_yaml", "validate_config"]

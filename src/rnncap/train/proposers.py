@@ -48,6 +48,7 @@ class RunContext:
 
 class Proposer(Protocol):
     columns: Mapping[str, Any]  # extra columns written on every trial row of the run
+    inputs: Mapping[str, Any]  # what the proposals depend on beyond the spec (a rerun: the source's best)
 
     def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
         """HP sets for trials first..first+k-1, given the finished trials `done`."""
@@ -113,6 +114,7 @@ class GPSearch:
     higher_is_better: bool
     initial_points: int  # quasi-random trials before the GP takes over
     columns: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> GPSearch:
@@ -128,6 +130,7 @@ class RandomDraws:
     dims: list[HPDim]
     seed: int
     columns: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> RandomDraws:
@@ -144,6 +147,10 @@ class Rerun:
     dims: list[HPDim]
     hp: Mapping[str, Any]  # the source run's best HPs
     columns: Mapping[str, Any]  # Table App.1's "original" column
+
+    @property
+    def inputs(self) -> Mapping[str, Any]:
+        return {"source_hp": dict(self.hp), **self.columns}
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> Rerun:

@@ -100,7 +100,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     done_path = ckpt_dir / "trials.parquet"
     tag = f"[{experiment} {cell} p{budget} d{depth} s{seed}]"
-    done = _resume_state(ckpt_dir, {"spec": _result_spec(spec), "data": task.data_digest}, log, tag)
+    done = _resume_state(ckpt_dir, {"spec": _result_spec(spec), "data": task.data_digest,
+                                     "proposer": dict(proposer.inputs)}, log, tag)
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
         f"{len([d for d in dims if not d.fixed])} searched HPs, device {device}, "
         f"{len(done)} trials already done")
