@@ -159,3 +159,19 @@ def test_cpu_tanh_is_tanh_in_value_and_gradient():
     (y2 * g).sum().backward()
     assert torch.allclose(z.grad, z2.grad, atol=1e-5)
     assert torch.equal(tanh(torch.tensor([0.0, 50.0, -50.0])), torch.tensor([0.0, 1.0, -1.0]))
+
+
+def test_select_keeps_the_chosen_members_and_their_buffers():
+    """Ensemble.select(idx) == an ensemble built from those members alone (weights, b_fg, s(.))."""
+    arch = Arch("gru", 4, 2, 3, 2)
+    hps = random_hps("gru", 3, seed=5)
+    hps[0]["nonlinearity"], hps[2]["nonlinearity"] = "relu", "tanh"
+    ens = build(arch, hps, [20, 21, 22])
+    ens.select([2, 0])
+    ref = build(arch, [hps[2], hps[0]], [22, 20])
+    assert ens.E == 2 and isinstance(ens.flat, torch.nn.Parameter)
+    torch.testing.assert_close(ens.flat.data, ref.flat.data)
+    torch.testing.assert_close(ens.gate_offset, ref.gate_offset)
+    assert torch.equal(ens.relu, ref.relu)
+    x = torch.randn(2, 5, 4, 3)
+    torch.testing.assert_close(ens(x, [4]), ref(x, [4]))

@@ -513,3 +513,14 @@ def test_synthetic_text8_cli(tmp_path):
     out = tmp_path / "results" / "t8.txt"
     assert rnncap_plan("synthetic-text8", "--chars", "3000", "--seed", "2", "--out", str(out)) == 0
     assert len(out.read_text()) == 3000
+
+
+def test_halving_is_for_search_mode_only():
+    cfg = copy.deepcopy(BASE)
+    cfg["experiments"]["par-rnd"]["search"] = {**SEARCH, "halving": {"eta": 3}}
+    with pytest.raises(ConfigError, match=r"experiments\.par-rnd\.search\.halving: successive halving is for mode search"):
+        load_config(cfg)
+    cfg = copy.deepcopy(BASE)
+    cfg["experiments"]["cap"]["search"] = {**SEARCH, "halving": {"eta": 3}}
+    assert load_config(cfg)["experiments"]["cap"]["search"]["halving"] == {"eta": 3, "min_steps": 100}
+

@@ -75,3 +75,19 @@ def test_clipping_is_per_member_global_norm_and_frozen_members_do_not_move():
     torch.testing.assert_close(w.detach()[0], torch.tensor([-0.6, -0.8]))
     assert w.detach()[1].eq(0).all()  # frozen (diverged) member untouched, no NaN leaks
     assert torch.isfinite(opt.m).all()
+
+
+def test_select_mid_run_equals_the_members_trained_alone():
+    """Dropping members (successive halving) leaves the others' updates and state unchanged."""
+    hps = [hp("adam", lr=0.03), hp("rmsprop", mom_logit=3.0), hp("momentum", decay=0.1)]
+    grads = [torch.randn(3, 3, generator=torch.Generator().manual_seed(t)) for t in range(6)]
+    w = torch.nn.Parameter(torch.ones(3, 3))
+    opt = EnsembleOptimizer(w, hps)
+    for t, g in enumerate(grads):
+        if t == 3:
+            w = torch.nn.Parameter(w.detach()[[2, 0]].clone())
+            opt.select([2, 0], w)
+        w.grad = (g if t < 3 else g[[2, 0]]).clone()
+        opt.step(t, torch.ones(w.shape[0], dtype=torch.bool))
+    for k, e in enumerate([2, 0]):
+        torch.testing.assert_close(w.detach()[k], run_ours([hps[e]], [g[e:e + 1] for g in grads])[0])

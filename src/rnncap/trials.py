@@ -8,7 +8,10 @@ validation metric among feasible trials).
 
 HP columns are prefixed `hp_` (e.g. `hp_lr`, `hp_optimizer`, `hp_b_ratio`); a HP that a
 cell does not have is missing (NaN/None). Task options are prefixed `opt_`
-(e.g. `opt_seq_len`, `opt_n_in`).
+(e.g. `opt_seq_len`, `opt_n_in`). Runs with `search.halving` (train/halving.py) add
+`valid_metric_r0`, `valid_metric_r1`, ...: a trial's validation metric at each rung it was
+judged at (NaN where it was not, or had diverged); full-schedule runs have none. Analyses
+read none of the schedule columns: a stopped trial's row is an ordinary, shorter trial.
 """
 
 from __future__ import annotations
@@ -53,10 +56,14 @@ COLUMNS: dict[str, str] = {
     "eval_accuracy": "capacity: fraction of labels right; parentheses: streams right; arithmetic: answers right",
     "b": "capacity: dataset size (samples) used by this trial",
     "source_eval_metric": "rerun mode: eval metric of the source run's best trial (Table App.1 'original')",
+    # the search schedule (train/halving.py; 0 and False without `search.halving`)
+    "rung": "halving: rung decisions the trial passed (int)",
+    "stopped": "halving: stopped early at a rung, so `steps` is that rung and its metrics are the rung's (bool)",
 }
 
 HP_PREFIX = "hp_"
 OPT_PREFIX = "opt_"
+RUNG_PREFIX = "valid_metric_r"  # + rung index: the validation metric at that rung (halving runs)
 
 
 # --------------------------------------------------------------------------- selection

@@ -10,6 +10,7 @@ the width of a tensor rather than a formula.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -87,6 +88,21 @@ class Ensemble(nn.Module):
             self._s_mode = "tanh"
         else:
             self._s_mode = "mixed"
+
+    @torch.no_grad()
+    def select(self, indices: Sequence[int]) -> None:
+        """Keep only the members at `indices` (in that order), in place.
+
+        Successive halving drops the members it stops (docs/method.md §4): they must cost
+        nothing afterwards, so their rows leave the stacked tensors instead of being masked.
+        `flat` becomes a new Parameter: an optimizer on the old one must select too.
+        """
+        idx = torch.as_tensor(list(indices), dtype=torch.long, device=self.flat.device)
+        self.flat = nn.Parameter(self.flat.detach()[idx].clone())
+        self.gate_offset = self.gate_offset[:, idx].clone()
+        self.relu = self.relu[idx].clone()
+        self.E = len(idx)
+        self.refresh_nonlinearity()
 
     def _nonlin(self, z: Tensor) -> Tensor:
         if self._s_mode == "tanh":

@@ -85,6 +85,17 @@ class EnsembleOptimizer:
         else:
             w.sub_(lr * self.m)
 
+    @torch.no_grad()
+    def select(self, indices: Sequence[int], param: Tensor) -> None:
+        """Keep the per-member HPs and state of the members at `indices`, now training `param`
+        (the ensemble's `flat` after Ensemble.select): stopped members leave the optimizer too."""
+        idx = torch.as_tensor(list(indices), dtype=torch.long, device=param.device)
+        for name in ("lr0", "log_decay", "steps", "clip", "l2", "a1", "c1", "a2", "use_v", "adam", "m", "a1f", "a2f"):
+            setattr(self, name, getattr(self, name)[idx].clone())
+        if self.v is not None:
+            self.v = self.v[idx].clone()
+        self.param = param
+
     def state_dict(self) -> dict[str, Tensor | None]:
         return {"m": self.m, "v": self.v}
 

@@ -164,6 +164,9 @@ def _check_search(exp: Mapping[str, Any], where: str, cells: list[str]) -> None:
             if missing:
                 raise ConfigError(f"{where}.{key}.{hp}: cell(s) {', '.join(missing)} have no HP {hp!r}; "
                                   f"split the experiment or drop them from its cells")
+    if "halving" in s and exp["mode"] != "search":
+        raise ConfigError(f"{where}.halving: successive halving is for mode search; random draws (Fig. 5, "
+                          "Table 1) and reruns (Table App.1) measure every trial trained in full")
     for c in cells:  # the values (type, choices, range): the same table and code the search runs
         try:
             apply_overrides(search_dims(task, c, (lo, hi)), s["fixed"], s["ranges"], where)

@@ -17,6 +17,9 @@ longest member is done):
     core_seconds = job_overhead_s
                  + ceil(trials/E) * (batch_overhead_s + steps_hi * t_step * (1 + eval_fraction))
 
+Under `search.halving` the steps of a batch are split at its rungs and each segment
+costs t_step of the members still alive in it (`alive_segments`).
+
 The defaults were fitted to six runs of this engine (`rnncap train`, 8 members, 300-1000
 steps; capacity, memory, RCF, parentheses, arithmetic; widths 11-17, depth 1-2) on a
 2-core AVX-512 CPU shared with other work: 1.1-1.35x the measured wall time (conservative).
@@ -87,9 +90,29 @@ def run_core_hours(cell: str, width: int, depth: int, facts: TaskFacts, search: 
     macs = sequence_macs(cell, width, depth, facts.n_in, facts.n_out, facts.seq_len, len(facts.readout_steps),
                          facts.input_kind)
     rows = int(search["batch_size"]) if rows is None else rows
-    t = step_seconds(cell, width, depth, macs, facts, rows, min(E, trials), cost)
-    per_batch = cost["batch_overhead_s"] + int(search["steps"][1]) * t * (1.0 + cost["eval_fraction"])
+    members = min(E, trials)
+    train_s = sum(n * step_seconds(cell, width, depth, macs, facts, rows, alive, cost)
+                  for n, alive in alive_segments(search, members))
+    per_batch = cost["batch_overhead_s"] + train_s * (1.0 + cost["eval_fraction"])
     return (cost["job_overhead_s"] + math.ceil(trials / E) * per_batch) / 3600.0
+
+
+def alive_segments(search: Mapping[str, Any], members: int) -> list[tuple[int, int]]:
+    """(steps, members alive) over a batch that runs to the top of the `steps` range.
+
+    Without `halving`, one segment of all members. With it, the members judged at
+    each rung r_i = min_steps * eta**i below it are cut to the best 1/eta (train/halving.py;
+    ASHA keeps that share of its population on average), and the stopped ones cost nothing.
+    """
+    hi = int(search["steps"][1])
+    if search.get("halving") is None:
+        return [(hi, members)]
+    h = search["halving"]
+    eta, r, start, alive, out = int(h["eta"]), int(h["min_steps"]), 0, members, []
+    while r < hi:
+        out.append((r - start, alive))
+        start, alive, r = r, max(1, math.ceil(alive / eta)), r * eta
+    return out + [(hi - start, alive)]
 
 
 def train_mem_mb(facts: TaskFacts, search: Mapping[str, Any], width: int, depth: int) -> int:

@@ -22,7 +22,8 @@ import pandas as pd
 
 from .. import io
 from ..hpspace import HPDim, sample_all
-from ..trials import HP_PREFIX
+from ..trials import HP_PREFIX, RUNG_PREFIX
+from .halving import rung_columns
 from .loop import derive_seed
 
 
@@ -76,11 +77,12 @@ def py(v: Any) -> Any:
 
 
 def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
-              higher_is_better: bool, initial_points: int) -> list[dict[str, Any]]:
+              higher_is_better: bool, initial_points: int, min_steps: int, eta: int) -> list[dict[str, Any]]:
     """k new HP sets from a GP tuner that has seen the finished trials `done`.
 
     The tuner is rebuilt from `done` on every call, with a sampler seeded by (seed, batch),
     so the asked trials depend only on what has finished, never on process history.
+    `min_steps` and `eta` place a halving run's rungs (train/halving.py).
     """
     import optuna  # only the search mode needs it (and its import costs ~1 s)
 
@@ -90,14 +92,20 @@ def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: i
     sampler = optuna.samplers.GPSampler(seed=derive_seed(seed, batch, 7) % 2**32,
                                         n_startup_trials=initial_points)
     study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", sampler=sampler)
+    rung_cols = [(int(c[len(RUNG_PREFIX):]), c) for c in rung_columns(list(done.columns))]
     for _, row in done.iterrows():
         params = {d.name: py(row[HP_PREFIX + d.name]) for d in free}
         value = row["valid_metric"]
         ok = bool(np.isfinite(value))  # a diverged trial (NaN metric) is told as FAIL
+        # halving: every trial at the fidelity it reached. A stopped trial's value is its
+        # metric at the rung where it stopped, a pessimistic estimate of what it would have
+        # reached; its rung values go in as intermediate values (step -> metric).
+        inter = {min_steps * eta**i: float(row[c]) for i, c in rung_cols if np.isfinite(row[c])}
         study.add_trial(optuna.trial.create_trial(
             params=params, distributions=dists,
             value=float(value) if ok else None,
-            state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL))
+            state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
+            intermediate_values=inter or None))
     out = []
     for _ in range(k):  # asked trials stay RUNNING: the GP sampler accounts for them
         trial = study.ask(dists)
@@ -113,16 +121,19 @@ class GPSearch:
     seed: int
     higher_is_better: bool
     initial_points: int  # quasi-random trials before the GP takes over
+    halving: Mapping[str, int] | None  # the search's halving block, if any (places the rungs)
     columns: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> GPSearch:
         return cls(ctx.dims, ctx.seed, ctx.higher_is_better,
-                   int(required(ctx.search, "initial_points", "search")))
+                   int(required(ctx.search, "initial_points", "search")), ctx.search.get("halving"))
 
     def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
-        return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points)
+        h = self.halving or {"min_steps": 1, "eta": 1}  # no halving block: no rung columns to tell
+        return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points,
+                         int(h["min_steps"]), int(h["eta"]))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ of. A rerun whose inputs still match (the spec, less the settings that cannot ch
 trial's result, and the data's checksum) reuses every finished trial; one whose inputs
 differ says so and starts afresh. Raising `trials` extends a finished run.
 
+`search.halving` (train/halving.py) stops a batch's weaker members at rungs; the driver
+gives the loop the batch's rungs and the decision, which ranks the members with every
+finished trial of the run judged at the same rung.
+
 Every setting comes from the spec: its search block is a schema-validated config's, with
 every default filled (workflow/schemas/config.schema.yaml is the one place defaults live).
 """
@@ -35,7 +39,8 @@ from ..model.ensemble import Arch
 from ..model.params import solve_width
 from ..tasks import load_task
 from ..trials import HP_PREFIX, OPT_PREFIX, best_rows
-from .loop import TrainSettings, derive_seed, train_ensemble
+from .halving import history, keep, rung_columns, rungs
+from .loop import Halving, TrainSettings, derive_seed, train_ensemble
 from .proposers import MODES, PROPOSERS, RunContext, py, required
 
 
@@ -87,6 +92,12 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
             and steps[0] <= steps[1]):
         raise ValueError(f"search.steps: expected [low, high] with 1 <= low <= high, got {steps!r}")
     settings = train_settings(search)
+    halving_cfg = search.get("halving")  # optional: absent, every trial trains to its steps
+    if halving_cfg is not None:
+        if mode != "search":
+            raise ValueError(f"search.halving: successive halving is for mode search, not {mode}")
+        eta = positive(halving_cfg, "eta", "search.halving", least=2)
+        min_steps = positive(halving_cfg, "min_steps", "search.halving")
     keep_checkpoints = bool(required(search, "keep_checkpoints", "search"))
 
     task = load_task(task_name, required(spec, "data_dir"), device=device, **options)
@@ -100,8 +111,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     done_path = ckpt_dir / "trials.parquet"
     tag = f"[{experiment} {cell} p{budget} d{depth} s{seed}]"
-    done = _resume_state(ckpt_dir, {"spec": _result_spec(spec), "data": task.data_digest,
-                                     "proposer": dict(proposer.inputs)}, log, tag)
+    inputs = {"spec": _result_spec(spec), "data": task.data_digest, "proposer": dict(proposer.inputs)}
+    done = _with_schedule_columns(_resume_state(ckpt_dir, inputs, log, tag))
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
         f"{len([d for d in dims if not d.fixed])} searched HPs, device {device}, "
         f"{len(done)} trials already done")
@@ -117,8 +128,12 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
         # fresh init/data seeds per trial; the mode salt keeps reruns off the source run's seeds
         seeds = [derive_seed(seed, i, 3 + MODES.index(mode)) for i in range(first, first + k)]
         start = time.perf_counter()
+        halving = None
+        if halving_cfg is not None:
+            halving = Halving(rungs(min_steps, eta, max(int(h["steps"]) for h in hps)),
+                              _decision(done, first, eta, higher))
         rows = train_ensemble(task, arch, hps, seeds, settings, ckpt_dir / "batch.pt", log,
-                              f"{tag} trials {first}-{first + k - 1}")
+                              f"{tag} trials {first}-{first + k - 1}", halving)
         log(f"{tag} trials {first}-{first + k - 1} done in {time.perf_counter() - start:.1f}s")
         new = []
         for i, (hp, sd, row) in enumerate(zip(hps, seeds, rows)):
@@ -127,7 +142,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
             r.update({OPT_PREFIX + n: v for n, v in options.items()})
             r.update(proposer.columns)
             new.append(r)
-        done = pd.concat([done, pd.DataFrame(new)], ignore_index=True) if len(done) else pd.DataFrame(new)
+        done = _ordered(pd.concat([done, pd.DataFrame(new)], ignore_index=True) if len(done) else pd.DataFrame(new))
         io.write_parquet(done_path, done)
         (ckpt_dir / "batch.pt").unlink(missing_ok=True)
         best = best_trial(done)
@@ -159,7 +174,39 @@ _NOT_RESULTS = {"trials", "keep_checkpoints", "checkpoint_every"}
 
 
 def _result_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    return {**spec, "search": {k: v for k, v in spec["search"].items() if k not in _NOT_RESULTS}}
+    search = spec["search"]
+    drop = _NOT_RESULTS
+    return {**spec, "search": {k: v for k, v in search.items() if k not in drop}}
+
+
+def _decision(done: pd.DataFrame, first: int, eta: int,
+              higher: bool) -> Callable[[int, list[int], list[float]], list[bool]]:
+    """The loop's rung decision for the batch starting at trial `first`: ASHA over the
+    finished trials `done` and the batch (train/halving.py)."""
+    def decide(i: int, members: list[int], values: list[float]) -> list[bool]:
+        return keep([first + p for p in members], values, history(done, i), eta, higher)
+
+    return decide
+
+
+def _with_schedule_columns(done: pd.DataFrame) -> pd.DataFrame:
+    """Finished trials of a full-schedule run made before `rung`/`stopped` existed get them
+    (their values under that schedule), so the run's table has one layout."""
+    if len(done) and "rung" not in done.columns:
+        at = list(done.columns).index("b") + 1 if "b" in done.columns else len(done.columns)
+        done.insert(at, "rung", 0)
+        done.insert(at + 1, "stopped", False)
+    return done
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """The rung columns right after `stopped`, in rung order, whichever batch added them."""
+    cols = rung_columns(list(df.columns))
+    if not cols:
+        return df
+    rest = [c for c in df.columns if c not in cols]
+    at = rest.index("stopped") + 1
+    return df[rest[:at] + cols + rest[at:]]
 
 
 def _resume_state(ckpt_dir: Path, inputs: dict[str, Any], log: Callable[[str], None], tag: str) -> pd.DataFrame:
