@@ -316,24 +316,36 @@ def test_end_to_end_test_preset(tmp_path):
     (data / "meta.json").write_text((data / "meta.json").read_text()[:40])  # truncated and touched
     stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml").stdout)
     assert "train" not in stats, f"a touched data file must not rerun training: {stats}"
-    (data / "meta.json").unlink()  # what the error tells a user to do; and a lost data file
-    (data / "data.pt").unlink()
-    stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml").stdout)
-    assert stats.get("data") == 1 and "train" not in stats, stats
-    smk(repo, "--cores", "2", "--configfile", "config/test.yaml")
-    assert runs_done(repo) == before, "rebuilt data retrained finished runs"
 
+    # a damaged run table stops the aggregate, named; deleted, its run reruns and needs the data,
+    # whose damaged meta.json is named; deleted with data.pt, the data is rebuilt and the runs
+    # on it rerun reusing their finished trials: nothing is retrained, the tables come out as before
     run = repo / "results" / "runs" / "capacity" / "gru" / "p400" / "d2" / "s0"
+    rel = run.relative_to(repo)
     (run / "trials.parquet").write_bytes((run / "trials.parquet").read_bytes()[:500])
     r = smk(repo, "--cores", "2", "--configfile", "config/test.yaml", check=False)
     log = (repo / "logs" / "aggregate.log").read_text()
-    assert r.returncode != 0 and f"{run.relative_to(repo)}/trials.parquet: damaged file" in log, log
-    (run / "trials.parquet").unlink()  # as the message says; the run reuses its finished trials
+    assert r.returncode != 0 and f"{rel}/trials.parquet: damaged file" in log and "Traceback" not in log, log
+    (run / "trials.parquet").unlink()
+    r = smk(repo, "--cores", "2", "--configfile", "config/test.yaml", check=False)
+    train_log = repo / "logs" / "train" / "capacity" / "gru" / "p400" / "d2" / "s0.log"
+    assert r.returncode != 0 and "meta.json: damaged file" in train_log.read_text(), train_log.read_text()[-2000:]
+    (data / "meta.json").unlink()
+    (data / "data.pt").unlink()
+    stats = job_stats(smk(repo, "-n", "--quiet", "rules", "--configfile", "config/test.yaml").stdout)
+    assert stats.get("data") == 1, stats  # Snakemake reruns what depends on a rebuilt file...
     smk(repo, "--cores", "2", "--configfile", "config/test.yaml")
-    train_log = (repo / "logs" / "train" / "capacity" / "gru" / "p400" / "d2" / "s0.log").read_text()
-    assert "trials already done" in train_log and "done in" not in train_log, train_log[-2000:]
+    logs = sorted((repo / "logs" / "train" / "capacity").rglob("*.log"))
+    assert len(logs) == stats["train"] >= 1
+    for log in logs:  # ...and every such run reuses its finished trials: nothing is retrained
+        text = log.read_text()
+        assert "trials already done" in text and " done in " not in text and "not reusing" not in text, text
+    after = runs_done(repo)
+    assert {k for k in after if after[k] != before.get(k)} <= {str(p.parent.relative_to(repo)).replace(
+        "logs/train", "results/runs") + "/" + p.stem for p in logs}
     pd.testing.assert_frame_equal(io.read_parquet(tables).drop(columns=["wall_s"]), reference.drop(columns=["wall_s"]))
 
+    # a damaged aggregate table stops the fit, named
     good = tables.read_bytes()
     for i in range(len(good) // 3, len(good)):  # the first flip that changes content (most do)
         tables.write_bytes(good[:i] + bytes([good[i] ^ 0x10]) + good[i + 1:])

@@ -183,12 +183,15 @@ def tables_input_dir(wildcards, input):
 
 
 def final_outputs():
-    """Figures, tables, scorecard, report, and every run's best.json: Snakemake does not
-    regenerate a missing intermediate whose consumers are up to date, so a deleted run
-    directory would otherwise stay deleted. Requested here, it is retrained, and then
+    """Figures, tables, scorecard, report, every run's outputs and the aggregate tables:
+    Snakemake does not regenerate a missing intermediate whose consumers are up to date, so a
+    deleted run directory or run table (the fix for a damaged one) would otherwise stay
+    deleted. Requested here, it is rebuilt (a run reuses its finished trials), and then
     everything downstream of it (a rerun of it, aggregate, fit, figures) by mtime."""
     return (
         all_best()
+        + all_trials()
+        + ["results/tables/trials.parquet", "results/tables/best.parquet"]
         + expand("paper/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"])
         + TABLE_OUTPUTS
         + ["paper/scorecard.md", "results/paper/rnncap.html"]
