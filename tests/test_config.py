@@ -524,3 +524,17 @@ def test_halving_is_for_search_mode_only():
     cfg["experiments"]["cap"]["search"] = {**SEARCH, "halving": {"eta": 3}}
     assert load_config(cfg)["experiments"]["cap"]["search"]["halving"] == {"eta": 3, "min_steps": 100}
 
+
+
+@pytest.mark.parametrize("name", ["par-rnd", "par-rerun"])
+def test_warm_start_is_for_search_mode_only(name):
+    cfg = copy.deepcopy(BASE)
+    cfg["experiments"][name]["search"] = {**SEARCH, "warm_start": True}
+    with pytest.raises(ConfigError, match=rf"^experiments\.{name}\.search\.warm_start: warm starts tell the GP"):
+        load_config(cfg)
+
+
+def test_warm_start_absent_leaves_the_spec_as_it_was():
+    c = load_config(copy.deepcopy(BASE))
+    row = sweep_table(c).iloc[0].to_dict()
+    assert "warm_start" not in train_spec(c, row) and "warm_start" not in c["experiments"]["cap"]["search"]

@@ -124,6 +124,10 @@ def train_input(wildcards):
     inputs = {"data": ancient(f"{paths.data_dir(CFG, row['experiment'])}/meta.json")}
     if row["source"]:
         inputs["source_best"] = f"{paths.run_dir(dict(row, experiment=row['source']))}/best.json"
+    # a warm start reads its smaller neighbours' finished trials: Snakemake trains them first
+    warm = jobs.train_spec(CFG, row).get("warm_start")
+    if warm:
+        inputs["warm_start"] = warm
     return inputs
 
 

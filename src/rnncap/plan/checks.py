@@ -167,6 +167,9 @@ def _check_search(exp: Mapping[str, Any], where: str, cells: list[str]) -> None:
     if "halving" in s and exp["mode"] != "search":
         raise ConfigError(f"{where}.halving: successive halving is for mode search; random draws (Fig. 5, "
                           "Table 1) and reruns (Table App.1) measure every trial trained in full")
+    if "warm_start" in s and exp["mode"] != "search":
+        raise ConfigError(f"{where}.warm_start: warm starts tell the GP tuner of mode search its neighbours' "
+                          f"trials; mode {exp['mode']} has no tuner")
     for c in cells:  # the values (type, choices, range): the same table and code the search runs
         try:
             apply_overrides(search_dims(task, c, (lo, hi)), s["fixed"], s["ranges"], where)

@@ -77,7 +77,23 @@ def train_spec(cfg: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]
         "data_dir": data_dir(cfg, row["experiment"]),
         "search": dict(exp["search"]),
         "source_best": f"{run_dir(dict(row, experiment=src))}/best.json" if src else None,
-    }
+    } | ({"warm_start": warm_start(cfg, row)} if exp["search"].get("warm_start") else {})
+
+
+def warm_start(cfg: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+    """The trials.parquet of a run's smaller neighbours that exist: the next smaller budget
+    (same depth), then the next smaller depth (same budget). Smaller only, so the runs form a
+    DAG whose small, cheap runs train first."""
+    budget, depth = int(row["budget"]), int(row["depth"])
+    for name, cell, depths, budgets, _ in run_grid(cfg):
+        if name != row["experiment"] or cell != row["cell"]:
+            continue
+        below_b = [b for b in budgets if b < budget]
+        below_d = [d for d in depths if d < depth]
+        near = ([dict(row, budget=max(below_b))] if below_b else []) + \
+               ([dict(row, depth=max(below_d))] if below_d else [])
+        return [f"{run_dir(n)}/trials.parquet" for n in near]
+    return []
 
 
 def spec_json(spec: Any) -> str:
@@ -86,4 +102,4 @@ def spec_json(spec: Any) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
-__all__ = ["COLUMNS", "run_grid", "sweep_table", "train_spec", "spec_json"]
+__all__ = ["COLUMNS", "run_grid", "sweep_table", "train_spec", "warm_start", "spec_json"]

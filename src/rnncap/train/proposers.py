@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ class RunContext:
     higher_is_better: bool  # the task metric's direction
     search: Mapping[str, Any]  # the spec's search block
     source_best: str | None  # rerun: path of the source run's best.json
+    warm_start: tuple[str, ...] = ()  # search: the smaller neighbour runs' trials.parquet paths
 
 
 class Proposer(Protocol):
@@ -76,12 +77,56 @@ def py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
-              higher_is_better: bool, initial_points: int, min_steps: int, eta: int) -> list[dict[str, Any]]:
-    """k new HP sets from a GP tuner that has seen the finished trials `done`.
+def _clipped(d: HPDim, v: Any) -> tuple[bool, Any]:
+    """(usable, value): a neighbour's value of `d` in this run's space. Numbers outside the
+    range are clipped into it (a neighbour's `steps` included); a categorical choice this run
+    does not allow, or a missing value, makes the trial unusable. HPs that scale with the
+    model's size are already ratios (capacity's `b_ratio`), so no rescaling is needed."""
+    v = py(v)
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return False, None
+    if d.kind == "cat":
+        return v in d.choices, v
+    lo, hi = (int(d.low), int(d.high)) if d.kind == "int" else (float(d.low), float(d.high))
+    v = int(round(v)) if d.kind == "int" else float(v)
+    return True, min(max(v, lo), hi)
 
-    The tuner is rebuilt from `done` on every call, with a sampler seeded by (seed, batch),
-    so the asked trials depend only on what has finished, never on process history.
+
+def told_trials(dims: list[HPDim], done: pd.DataFrame, min_steps: int, eta: int) -> list[dict[str, Any]]:
+    """The finished trials `done` as the tuner is told them: params of the searched HPs, the
+    validation metric (None: non-finite, told as FAIL) and the rung values. Own trials and a
+    neighbour's go through the same rule; a neighbour's trial lacking a usable value of a
+    searched HP is left out (a COMPLETE trial without it would drop that HP from the GP's
+    search space)."""
+    free = [d for d in dims if not d.fixed]
+    rung_cols = [(int(c[len(RUNG_PREFIX):]), c) for c in rung_columns(list(done.columns))]
+    out = []
+    for _, row in done.iterrows():
+        vals = [_clipped(d, row[HP_PREFIX + d.name]) if HP_PREFIX + d.name in row.index else (False, None)
+                for d in free]
+        if not all(ok for ok, _ in vals):
+            continue
+        value = row["valid_metric"]
+        ok = bool(np.isfinite(value))  # a diverged trial (NaN metric) is told as FAIL
+        # halving: every trial at the fidelity it reached. A stopped trial's value is its
+        # metric at the rung where it stopped, a pessimistic estimate of what it would have
+        # reached; its rung values go in as intermediate values (step -> metric).
+        inter = {min_steps * eta**i: float(row[c]) for i, c in rung_cols if np.isfinite(row[c])}
+        out.append({"params": {d.name: v for d, (_, v) in zip(free, vals)},
+                    "value": float(value) if ok else None, "inter": inter})
+    return out
+
+
+def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
+              higher_is_better: bool, initial_points: int, min_steps: int, eta: int,
+              prior: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """k new HP sets from a GP tuner that has seen `prior` (the neighbours' trials, as
+    `told_trials` gives them) and then the finished trials `done`.
+
+    The tuner is rebuilt on every call, with a sampler seeded by (seed, batch), so the asked
+    trials depend only on what has finished, never on process history. GPSampler counts every
+    COMPLETE trial of the study toward `n_startup_trials`, the prior's included: a run warm
+    started with at least `initial_points` feasible neighbour trials skips its random start.
     `min_steps` and `eta` place a halving run's rungs (train/halving.py).
     """
     import optuna  # only the search mode needs it (and its import costs ~1 s)
@@ -92,20 +137,12 @@ def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: i
     sampler = optuna.samplers.GPSampler(seed=derive_seed(seed, batch, 7) % 2**32,
                                         n_startup_trials=initial_points)
     study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", sampler=sampler)
-    rung_cols = [(int(c[len(RUNG_PREFIX):]), c) for c in rung_columns(list(done.columns))]
-    for _, row in done.iterrows():
-        params = {d.name: py(row[HP_PREFIX + d.name]) for d in free}
-        value = row["valid_metric"]
-        ok = bool(np.isfinite(value))  # a diverged trial (NaN metric) is told as FAIL
-        # halving: every trial at the fidelity it reached. A stopped trial's value is its
-        # metric at the rung where it stopped, a pessimistic estimate of what it would have
-        # reached; its rung values go in as intermediate values (step -> metric).
-        inter = {min_steps * eta**i: float(row[c]) for i, c in rung_cols if np.isfinite(row[c])}
+    for t in [*prior, *told_trials(dims, done, min_steps, eta)]:
+        ok = t["value"] is not None
         study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=dists,
-            value=float(value) if ok else None,
+            params=t["params"], distributions=dists, value=t["value"],
             state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
-            intermediate_values=inter or None))
+            intermediate_values=t["inter"] or None))
     out = []
     for _ in range(k):  # asked trials stay RUNNING: the GP sampler accounts for them
         trial = study.ask(dists)
@@ -124,16 +161,27 @@ class GPSearch:
     halving: Mapping[str, int] | None  # the search's halving block, if any (places the rungs)
     columns: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    prior: tuple[Mapping[str, Any], ...] = ()  # the warm start: neighbour trials, told first
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> GPSearch:
+        halving = ctx.search.get("halving")
+        h = halving or {"min_steps": 1, "eta": 1}
+        prior: list[dict[str, Any]] = []
+        for path in ctx.warm_start:  # read once: the neighbours are finished runs' outputs
+            if not Path(path).exists():
+                raise FileNotFoundError(f"warm_start: {path}: not found (the neighbour run has not finished)")
+            prior += told_trials(ctx.dims, io.read_parquet(path), int(h["min_steps"]), int(h["eta"]))
+        # what the tuner is told, as a digest in ckpt/inputs.json: a changed neighbour retrains
+        inputs = {"warm_start": io.digest(prior)} if ctx.warm_start else {}
         return cls(ctx.dims, ctx.seed, ctx.higher_is_better,
-                   int(required(ctx.search, "initial_points", "search")), ctx.search.get("halving"))
+                   int(required(ctx.search, "initial_points", "search")), halving,
+                   inputs=inputs, prior=tuple(prior))
 
     def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
         h = self.halving or {"min_steps": 1, "eta": 1}  # no halving block: no rung columns to tell
         return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points,
-                         int(h["min_steps"]), int(h["eta"]))
+                         int(h["min_steps"]), int(h["eta"]), self.prior)
 
 
 @dataclass(frozen=True)

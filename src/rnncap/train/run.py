@@ -12,8 +12,9 @@ uninterrupted one would have trained.
 Finished trials outlive the job: Snakemake deletes a job's outputs before it reruns it
 (after a touched or rebuilt input, a changed rule), and `ckpt/` keeps what they were made
 of. A rerun whose inputs still match (the spec, less the settings that cannot change a
-trial's result, and the data's checksum) reuses every finished trial; one whose inputs
-differ says so and starts afresh. Raising `trials` extends a finished run.
+trial's result, the data's checksum, and a warm start's neighbour trials as a digest)
+reuses every finished trial; one whose inputs differ says so and starts afresh. Raising
+`trials` extends a finished run.
 
 `search.halving` (train/halving.py) stops a batch's weaker members at rungs; the driver
 gives the loop the batch's rungs and the decision, which ranks the members with every
@@ -105,12 +106,18 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     arch = Arch(cell, width, depth, task.n_in, task.n_out, task.input_kind)
     dims = search_space(cell, task.hp_space(), search, f"experiments.{experiment}.search")
     higher = type(task).higher_is_better
-    proposer = PROPOSERS[mode](RunContext(dims, seed, higher, search, spec.get("source_best")))
+    # optional: the smaller neighbour runs whose trials the tuner is told first (plan/jobs.py)
+    warm = tuple(str(p) for p in spec.get("warm_start") or ())
+    if warm and mode != "search":
+        raise ValueError(f"warm_start: neighbour trials warm start the GP tuner of mode search, not {mode}")
+    proposer = PROPOSERS[mode](RunContext(dims, seed, higher, search, spec.get("source_best"), warm))
 
     ckpt_dir = out_dir / "ckpt"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     done_path = ckpt_dir / "trials.parquet"
     tag = f"[{experiment} {cell} p{budget} d{depth} s{seed}]"
+    # proposer.inputs holds what the tuner reads beyond the spec: a warm start's neighbour
+    # trials as a digest, so a changed neighbour table is a changed input (nothing reused)
     inputs = {"spec": _result_spec(spec), "data": task.data_digest, "proposer": dict(proposer.inputs)}
     done = _with_schedule_columns(_resume_state(ckpt_dir, inputs, log, tag))
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
