@@ -34,7 +34,15 @@ def key_path(parts: Any) -> str:
 def load_schema() -> dict:
     if not SCHEMA_PATH.is_file():
         raise ConfigError(f"<schema>: {SCHEMA_PATH} not found (rnncap must run from its repository checkout)")
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    # the names of cells and tasks have one home each, the library: a new cell or task is valid
+    # config the moment its CellSpec or task module exists
+    from ..model.cells import CELLS
+    from ..tasks import TASKS
+
+    schema["$defs"]["cell"]["enum"] = list(CELLS)
+    schema["$defs"]["task"]["enum"] = list(TASKS)
+    return schema
 
 
 def _filling_validator(schema: dict) -> Any:
