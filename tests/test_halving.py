@@ -82,8 +82,8 @@ def test_the_tuner_is_told_each_trial_at_the_fidelity_it_reached(monkeypatch):
     done = pd.DataFrame({"trial": [0, 1, 2], "hp_lr": [0.01, 0.02, 0.03], "valid_metric": [0.5, 0.8, NAN],
                          "rung": [0, 1, 0], "stopped": [True, False, True],
                          rung_column(0): [0.5, 0.6, NAN], rung_column(1): [NAN, 0.7, NAN]})
-    ask_batch([HPDim("lr", "float", 1e-3, 1e-1, log=True)], done, 1, 0, 3, True, 1, 100, 3)
-    assert [k["intermediate_values"] for k in told] == [{100: 0.5}, {100: 0.6, 300: 0.7}, None]
+    ask_batch([HPDim("lr", "float", 1e-3, 1e-1, log=True)], done, 1, 0, 3, True, 1)
+    assert [k["intermediate_values"] for k in told] == [{0: 0.5}, {0: 0.6, 1: 0.7}, None]  # by rung
     assert [k["value"] for k in told] == [0.5, 0.8, None]  # a stopped trial: its value where it stopped
 
 
@@ -229,20 +229,6 @@ def test_full_schedule_table_has_no_rung_columns_and_equals_halving_without_rung
     assert not [c for c in full.columns if c.startswith("valid_metric_")]
     cols = list(full.columns)
     assert cols[cols.index("b") + 1: cols.index("b") + 3] == ["rung", "stopped"]
-
-
-def test_finished_trials_of_a_run_from_before_the_schedule_are_reused(data, tmp_path):
-    out = tmp_path / "r"
-    run(capacity_spec(data), out, log=lambda m: None)
-    table = out / "ckpt" / "trials.parquet"
-    io.write_parquet(table, io.read_parquet(table).drop(columns=["rung", "stopped"]))  # the old layout
-    for name in ("trials.parquet", "best.json"):
-        (out / name).unlink()
-    logs = []
-    df = run(capacity_spec(data, trials=6), out, log=logs.append)
-    assert "4 trials already done" in logs[0]
-    fresh = run(capacity_spec(data, trials=6), tmp_path / "fresh", log=lambda m: None)
-    pd.testing.assert_frame_equal(df.drop(columns=TIMING), fresh.drop(columns=TIMING))
 
 
 def test_halving_plans_the_members_alive_between_rungs(data):

@@ -53,7 +53,7 @@ def test_neighbour_values_are_clipped_or_left_out():
             HPDim("optimizer", "cat", choices=("adam", "sgd"))]
     df = pd.DataFrame({"hp_lr": [1.0, 0.05, 0.05], "hp_steps": [80, 10, 30],
                        "hp_optimizer": ["adam", "rmsprop", "sgd"], "valid_metric": [0.5, 0.4, float("nan")]})
-    told = told_trials(dims, df, 1, 1)
+    told = told_trials(dims, df)
     assert [t["params"] for t in told] == [{"lr": 0.1, "steps": 40, "optimizer": "adam"},
                                            {"lr": 0.05, "steps": 30, "optimizer": "sgd"}]
     assert [t["value"] for t in told] == [0.5, None]  # a non-finite metric is told as FAIL

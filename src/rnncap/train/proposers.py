@@ -92,7 +92,7 @@ def _clipped(d: HPDim, v: Any) -> tuple[bool, Any]:
     return True, min(max(v, lo), hi)
 
 
-def told_trials(dims: list[HPDim], done: pd.DataFrame, min_steps: int, eta: int) -> list[dict[str, Any]]:
+def told_trials(dims: list[HPDim], done: pd.DataFrame) -> list[dict[str, Any]]:
     """The finished trials `done` as the tuner is told them: params of the searched HPs, the
     validation metric (None: non-finite, told as FAIL) and the rung values. Own trials and a
     neighbour's go through the same rule; a neighbour's trial lacking a usable value of a
@@ -110,15 +110,16 @@ def told_trials(dims: list[HPDim], done: pd.DataFrame, min_steps: int, eta: int)
         ok = bool(np.isfinite(value))  # a diverged trial (NaN metric) is told as FAIL
         # halving: every trial at the fidelity it reached. A stopped trial's value is its
         # metric at the rung where it stopped, a pessimistic estimate of what it would have
-        # reached; its rung values go in as intermediate values (step -> metric).
-        inter = {min_steps * eta**i: float(row[c]) for i, c in rung_cols if np.isfinite(row[c])}
+        # reached; its rung values go in as intermediate values, keyed by rung index (a
+        # neighbour's rungs may sit at other steps than this run's).
+        inter = {i: float(row[c]) for i, c in rung_cols if np.isfinite(row[c])}
         out.append({"params": {d.name: v for d, (_, v) in zip(free, vals)},
                     "value": float(value) if ok else None, "inter": inter})
     return out
 
 
 def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
-              higher_is_better: bool, initial_points: int, min_steps: int, eta: int,
+              higher_is_better: bool, initial_points: int,
               prior: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
     """k new HP sets from a GP tuner that has seen `prior` (the neighbours' trials, as
     `told_trials` gives them) and then the finished trials `done`.
@@ -127,7 +128,6 @@ def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: i
     trials depend only on what has finished, never on process history. GPSampler counts every
     COMPLETE trial of the study toward `n_startup_trials`, the prior's included: a run warm
     started with at least `initial_points` feasible neighbour trials skips its random start.
-    `min_steps` and `eta` place a halving run's rungs (train/halving.py).
     """
     import optuna  # only the search mode needs it (and its import costs ~1 s)
 
@@ -137,7 +137,7 @@ def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: i
     sampler = optuna.samplers.GPSampler(seed=derive_seed(seed, batch, 7) % 2**32,
                                         n_startup_trials=initial_points)
     study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", sampler=sampler)
-    for t in [*prior, *told_trials(dims, done, min_steps, eta)]:
+    for t in [*prior, *told_trials(dims, done)]:
         ok = t["value"] is not None
         study.add_trial(optuna.trial.create_trial(
             params=t["params"], distributions=dists, value=t["value"],
@@ -158,30 +158,26 @@ class GPSearch:
     seed: int
     higher_is_better: bool
     initial_points: int  # quasi-random trials before the GP takes over
-    halving: Mapping[str, int] | None  # the search's halving block, if any (places the rungs)
     columns: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     prior: tuple[Mapping[str, Any], ...] = ()  # the warm start: neighbour trials, told first
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> GPSearch:
-        halving = ctx.search.get("halving")
-        h = halving or {"min_steps": 1, "eta": 1}
         prior: list[dict[str, Any]] = []
         for path in ctx.warm_start:  # read once: the neighbours are finished runs' outputs
             if not Path(path).exists():
                 raise FileNotFoundError(f"warm_start: {path}: not found (the neighbour run has not finished)")
-            prior += told_trials(ctx.dims, io.read_parquet(path), int(h["min_steps"]), int(h["eta"]))
+            prior += told_trials(ctx.dims, io.read_parquet(path))
         # what the tuner is told, as a digest in ckpt/inputs.json: a changed neighbour retrains
         inputs = {"warm_start": io.digest(prior)} if ctx.warm_start else {}
         return cls(ctx.dims, ctx.seed, ctx.higher_is_better,
-                   int(required(ctx.search, "initial_points", "search")), halving,
+                   int(required(ctx.search, "initial_points", "search")),
                    inputs=inputs, prior=tuple(prior))
 
     def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
-        h = self.halving or {"min_steps": 1, "eta": 1}  # no halving block: no rung columns to tell
         return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points,
-                         int(h["min_steps"]), int(h["eta"]), self.prior)
+                         self.prior)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     # proposer.inputs holds what the tuner reads beyond the spec: a warm start's neighbour
     # trials as a digest, so a changed neighbour table is a changed input (nothing reused)
     inputs = {"spec": _result_spec(spec), "data": task.data_digest, "proposer": dict(proposer.inputs)}
-    done = _with_schedule_columns(_resume_state(ckpt_dir, inputs, log, tag))
+    done = _resume_state(ckpt_dir, inputs, log, tag)
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
         f"{len([d for d in dims if not d.fixed])} searched HPs, device {device}, "
         f"{len(done)} trials already done")
@@ -181,9 +181,7 @@ _NOT_RESULTS = {"trials", "keep_checkpoints", "checkpoint_every"}
 
 
 def _result_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    search = spec["search"]
-    drop = _NOT_RESULTS
-    return {**spec, "search": {k: v for k, v in search.items() if k not in drop}}
+    return {**spec, "search": {k: v for k, v in spec["search"].items() if k not in _NOT_RESULTS}}
 
 
 def _decision(done: pd.DataFrame, first: int, eta: int,
@@ -194,16 +192,6 @@ def _decision(done: pd.DataFrame, first: int, eta: int,
         return keep([first + p for p in members], values, history(done, i), eta, higher)
 
     return decide
-
-
-def _with_schedule_columns(done: pd.DataFrame) -> pd.DataFrame:
-    """Finished trials of a full-schedule run made before `rung`/`stopped` existed get them
-    (their values under that schedule), so the run's table has one layout."""
-    if len(done) and "rung" not in done.columns:
-        at = list(done.columns).index("b") + 1 if "b" in done.columns else len(done.columns)
-        done.insert(at, "rung", 0)
-        done.insert(at + 1, "stopped", False)
-    return done
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
