@@ -1,17 +1,22 @@
-"""Best metric found against member-steps spent: full-length GP search vs successive halving.
+"""Best metric found against member-steps spent: full-length GP search, successive halving,
+and halving warm-started from a smaller neighbour.
 
 For each (task, cell) case and seed, one run directory is trained per method with the
 pipeline's own driver (`rnncap.train.run.run`), on the same data:
 
   full     the paper's search: `trials` GP trials, each trained to `steps`;
   halving  the same GP tuner, `halving_trials` trials, asynchronous successive halving
-           (eta, min_steps): members judged at rungs min_steps * eta**i, the worse stopped.
+           (eta, min_steps): members judged at rungs min_steps * eta**i, the worse stopped;
+  warm     halving whose GP is first told the trials of a halving run at half the budget
+           (the next smaller budget of a sweep), itself started from the paper's published
+           HP set (search.warm_start). The neighbour's member-steps are reported apart
+           (`neighbour_steps`): in a sweep that run is trained anyway.
 
 A member-step is one training step of one trial (the sum of the `steps` column), the unit
 in which an ensemble's cost grows. The table gives, per case and method, the median over
 seeds of the best validation metric and of the member-steps, and the ratio of member-steps
 to the full search's; `--json` writes one row per (task, cell, method, seed):
-{task, cell, method, seed, member_steps, best_metric, trials}.
+{task, cell, method, seed, member_steps, best_metric, trials, neighbour_steps}.
 
     python benchmarks/search_efficiency.py [--seeds 0 1 2] [--quick] [--json out.json]
 
@@ -50,40 +55,58 @@ FULL = {"trials": 8, "ensemble": 8, "initial_points": 4, "fixed": {"optimizer": 
 HALVING = {"trials": 8, "ensemble": 8, "initial_points": 4, "fixed": {"optimizer": "adam"}}
 
 
+METHODS = ("full", "halving", "warm")
+
+
 def search_block(case: dict[str, Any], method: str, steps: int, eta: int) -> dict[str, Any]:
     """The case's search block with the schema's defaults filled, as the workflow builds it."""
     body = {**(FULL if method == "full" else HALVING), **case["search"], "steps": [steps, steps],
             "eval_every": max(1, steps // 4), "checkpoint_every": steps}
-    if method == "halving":
+    if method != "full":
         body["halving"] = {"eta": eta, "min_steps": max(1, steps // eta ** 2)}
     cfg = validate_config({"experiments": {"x": {"task": case["task"], "budgets": [case["budget"]], "depths": [1],
                                                  "options": case["options"], "search": body}}})
     return cfg["experiments"]["x"]["search"]
 
 
-def one(case: dict[str, Any], method: str, seed: int, steps: int, eta: int, root: Path) -> dict[str, Any]:
+def train(case: dict[str, Any], method: str, seed: int, steps: int, eta: int, root: Path, budget: int,
+          warm_start: list[str] | None, name: str) -> tuple[Any, float]:
+    """One run of the pipeline's driver on the case's data: (trial table, wall seconds)."""
     data = root / "data" / case["task"]
     if not (data / "meta.json").exists():
         get_task_class(case["task"]).make_data(0, data, **case["options"])
     spec = {"experiment": "bench", "task": case["task"], "mode": "search", "cell": case["cell"],
-            "budget": case["budget"], "depth": 1, "seed": seed, "options": case["options"],
+            "budget": budget, "depth": 1, "seed": seed, "options": case["options"],
             "data_dir": str(data), "search": search_block(case, method, steps, eta), "source_best": None}
+    if warm_start is not None:
+        spec["warm_start"] = warm_start
     t0 = time.perf_counter()
-    trials = run(spec, root / f"{case['task']}-{case['cell']}-{method}-s{seed}", log=lambda m: None)
+    trials = run(spec, root / name, log=lambda m: None)
+    return trials, time.perf_counter() - t0
+
+
+def one(case: dict[str, Any], method: str, seed: int, steps: int, eta: int, root: Path) -> dict[str, Any]:
+    stem = f"{case['task']}-{case['cell']}-s{seed}"
+    nb_steps = 0
+    warm = None
+    if method == "warm":  # the neighbour: half the budget, started from the paper's HP set
+        nb, _ = train(case, "halving", seed, steps, eta, root, case["budget"] // 2, [], f"{stem}-neighbour")
+        nb_steps, warm = int(nb["steps"].sum()), [str(root / f"{stem}-neighbour" / "trials.parquet")]
+    trials, wall = train(case, method, seed, steps, eta, root, case["budget"], warm, f"{stem}-{method}")
     ok = trials[~trials["infeasible"].astype(bool)]
     best = ok["valid_metric"].max() if bool(trials["higher_is_better"].iloc[0]) else ok["valid_metric"].min()
     return {"task": case["task"], "cell": case["cell"], "method": method, "seed": seed,
             "member_steps": int(trials["steps"].sum()), "best_metric": float(best), "trials": len(trials),
-            "wall_s": round(time.perf_counter() - t0, 1)}
+            "neighbour_steps": nb_steps, "wall_s": round(wall, 1)}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    out = ["| task | cell | method | seeds | median best metric | median member-steps | vs full |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| task | cell | method | seeds | median best metric | median member-steps | vs full "
+           "| + neighbour's member-steps |", "|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r["task"], r["cell"]) for r in rows}, key=lambda k: [c["task"] + c["cell"] for c in CASES].index(k[0] + k[1]))
     for task, cell in keys:
         full_steps = None
-        for method in ("full", "halving"):
+        for method in METHODS:
             rs = [r for r in rows if (r["task"], r["cell"], r["method"]) == (task, cell, method)]
             if not rs:
                 continue
@@ -91,7 +114,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             full_steps = steps if method == "full" else full_steps
             ratio = f"{steps / full_steps:.2f}" if full_steps else "—"
             out.append(f"| {task} | {cell} | {method} | {len(rs)} | "
-                       f"{statistics.median(r['best_metric'] for r in rs):.4g} | {steps:,.0f} | {ratio} |")
+                       f"{statistics.median(r['best_metric'] for r in rs):.4g} | {steps:,.0f} | {ratio} | "
+                       f"{statistics.median(r['neighbour_steps'] for r in rs):,.0f} |")
     return "\n".join(out)
 
 
@@ -110,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case, n in zip(CASES, steps):
             for seed in seeds:
-                for method in ("full", "halving"):
+                for method in METHODS:
                     rows.append(one(case, method, seed, n, a.eta, Path(tmp)))
                     print(json.dumps(rows[-1]), flush=True)
     print(table(rows))

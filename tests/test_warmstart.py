@@ -12,7 +12,7 @@ from rnncap.hpspace import HPDim
 from rnncap.plan.config import load_config
 from rnncap.plan.jobs import sweep_table, train_spec
 from rnncap.plan.paths import run_dir
-from rnncap.train.proposers import GPSearch, RunContext, told_trials
+from rnncap.train.proposers import GPSearch, RunContext, published_point, told_trials
 from rnncap.train.run import run
 
 from test_config import BASE, SEARCH
@@ -75,13 +75,13 @@ def gp_calls(monkeypatch):
     return calls
 
 
-def first_batch(spec, warm=()):
+def first_batch(spec, warm=None):
     from rnncap.tasks import load_task
     from rnncap.train.run import search_space
 
     task = load_task(spec["task"], spec["data_dir"], **spec["options"])
     dims = search_space(spec["cell"], task.hp_space(), spec["search"], "x")
-    ctx = RunContext(dims, spec["seed"], True, spec["search"], None, tuple(warm))
+    ctx = RunContext(dims, spec["seed"], True, spec["search"], None, None if warm is None else tuple(warm))
     return GPSearch.for_run(ctx).propose(pd.DataFrame(), 0, 2)
 
 
@@ -124,3 +124,26 @@ def test_damaged_or_missing_neighbour_is_a_one_line_error(data, neighbour, tmp_p
         run(spec | {"warm_start": [str(tmp_path / "nothere.parquet")]}, tmp_path / "r2", log=lambda m: None)
     with pytest.raises(ValueError, match=r"^warm_start: .* mode search, not random"):
         run(spec | {"mode": "random", "warm_start": [str(neighbour)]}, tmp_path / "r3", log=lambda m: None)
+
+
+def test_published_point_is_clipped_into_the_space():
+    dims = [HPDim("optimizer", "cat", choices=("adam",)), HPDim("lr", "float", 0.005, 0.03, log=True),
+            HPDim("clip", "float", 10.0, 100.0, log=True), HPDim("square_init", "cat", choices=("normal", "identity")),
+            HPDim("b_fg_y", "float", 0.0, 6.0), HPDim("b_fg_h", "float", 0.0, 6.0), HPDim("rec_scale_y", "float", 0.01, 2.0)]
+    # fixed optimizer: not searched; orthogonal not allowed: left out; scales: not in the set
+    assert published_point(dims) == {"lr": 0.005, "clip": 27.66, "b_fg_y": 4.887, "b_fg_h": 4.887}
+
+
+def test_warm_start_without_neighbours_starts_from_the_published_hp_set(data, tmp_path):  # noqa: F811
+    spec = capacity_spec(data, trials=2)
+    first = first_batch(spec, [])
+    point = {"lr": 0.003985, "lr_decay": 0.1089, "momentum_logit": 5.897, "clip": 27.66, "l2": 1.79e-7, "b_fg": 4.887,
+             "square_init": "orthogonal", "bias_init": "constant"}
+    assert {k: first[0][k] for k in point} == point  # trial 0: the paper's values where the space allows
+    assert first_batch(spec, []) == first  # deterministic
+    cold = first_batch(spec)
+    assert any(cold[0][k] != v for k, v in point.items())  # a cold run does not start there
+    # the run records the point it started from as an input, so a changed prior retrains
+    trials = run(spec | {"warm_start": []}, tmp_path / "r", log=lambda m: None)
+    assert io.read_json(tmp_path / "r" / "ckpt" / "inputs.json", checksum=True)["proposer"]["first_point"]["lr"] == 0.003985
+    assert trials.loc[0, "hp_lr"] == 0.003985

@@ -13,6 +13,7 @@ the trials an uninterrupted one would have got.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
@@ -22,6 +23,7 @@ import pandas as pd
 
 from .. import io
 from ..hpspace import HPDim, sample_all
+from ..paper_values import PUBLISHED_HP
 from ..trials import HP_PREFIX, RUNG_PREFIX
 from .halving import rung_columns
 from .loop import derive_seed
@@ -45,7 +47,8 @@ class RunContext:
     higher_is_better: bool  # the task metric's direction
     search: Mapping[str, Any]  # the spec's search block
     source_best: str | None  # rerun: path of the source run's best.json
-    warm_start: tuple[str, ...] = ()  # search: the smaller neighbour runs' trials.parquet paths
+    warm_start: tuple[str, ...] | None = None  # search: the smaller neighbour runs' trials.parquet
+    # paths; () = warm start asked for but no smaller neighbour: the paper's published HP set
 
 
 class Proposer(Protocol):
@@ -118,11 +121,29 @@ def told_trials(dims: list[HPDim], done: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def published_point(dims: list[HPDim]) -> dict[str, Any]:
+    """The paper's published HP set (paper_values.PUBLISHED_HP) as a point of this run's
+    space: the searched HPs it names (glob keys expanded), numbers clipped into their range;
+    a choice the run does not allow is left out, as is every HP the set does not name (the
+    tuner draws those)."""
+    out = {}
+    for d in dims:
+        key = next((k for k in PUBLISHED_HP if fnmatch.fnmatchcase(d.name, k)), None)
+        if d.fixed or key is None:
+            continue
+        ok, v = _clipped(d, PUBLISHED_HP[key])
+        if ok:
+            out[d.name] = v
+    return out
+
+
 def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: int,
               higher_is_better: bool, initial_points: int,
-              prior: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+              prior: Sequence[Mapping[str, Any]] = (), enqueue: Mapping[str, Any] | None = None
+              ) -> list[dict[str, Any]]:
     """k new HP sets from a GP tuner that has seen `prior` (the neighbours' trials, as
-    `told_trials` gives them) and then the finished trials `done`.
+    `told_trials` gives them) and then the finished trials `done`. `enqueue` (a partial HP
+    set) becomes the first asked trial, the tuner filling the HPs it leaves out.
 
     The tuner is rebuilt on every call, with a sampler seeded by (seed, batch), so the asked
     trials depend only on what has finished, never on process history. GPSampler counts every
@@ -143,6 +164,8 @@ def ask_batch(dims: list[HPDim], done: pd.DataFrame, k: int, seed: int, batch: i
             params=t["params"], distributions=dists, value=t["value"],
             state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
             intermediate_values=t["inter"] or None))
+    if enqueue:
+        study.enqueue_trial(dict(enqueue))
     out = []
     for _ in range(k):  # asked trials stay RUNNING: the GP sampler accounts for them
         trial = study.ask(dists)
@@ -161,23 +184,27 @@ class GPSearch:
     columns: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     prior: tuple[Mapping[str, Any], ...] = ()  # the warm start: neighbour trials, told first
+    first_point: Mapping[str, Any] | None = None  # a warm start without neighbours: trial 0
 
     @classmethod
     def for_run(cls, ctx: RunContext) -> GPSearch:
         prior: list[dict[str, Any]] = []
-        for path in ctx.warm_start:  # read once: the neighbours are finished runs' outputs
+        for path in ctx.warm_start or ():  # read once: the neighbours are finished runs' outputs
             if not Path(path).exists():
                 raise FileNotFoundError(f"warm_start: {path}: not found (the neighbour run has not finished)")
             prior += told_trials(ctx.dims, io.read_parquet(path))
-        # what the tuner is told, as a digest in ckpt/inputs.json: a changed neighbour retrains
-        inputs = {"warm_start": io.digest(prior)} if ctx.warm_start else {}
+        # no neighbour yet (the smallest budget and depth): start from the paper's HP set
+        point = published_point(ctx.dims) if ctx.warm_start == () else None
+        # what the tuner is told, in ckpt/inputs.json: a changed neighbour or prior retrains
+        inputs = {"warm_start": io.digest(prior)} if ctx.warm_start else \
+            {"first_point": point} if point is not None else {}
         return cls(ctx.dims, ctx.seed, ctx.higher_is_better,
                    int(required(ctx.search, "initial_points", "search")),
-                   inputs=inputs, prior=tuple(prior))
+                   inputs=inputs, prior=tuple(prior), first_point=point)
 
     def propose(self, done: pd.DataFrame, first: int, k: int) -> list[dict[str, Any]]:
         return ask_batch(self.dims, done, k, self.seed, first, self.higher_is_better, self.initial_points,
-                         self.prior)
+                         self.prior, self.first_point if first == 0 else None)
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     dims = search_space(cell, task.hp_space(), search, f"experiments.{experiment}.search")
     higher = type(task).higher_is_better
     # optional: the smaller neighbour runs whose trials the tuner is told first (plan/jobs.py)
-    warm = tuple(str(p) for p in spec.get("warm_start") or ())
-    if warm and mode != "search":
+    warm = tuple(str(p) for p in spec["warm_start"]) if "warm_start" in spec else None
+    if warm is not None and mode != "search":
         raise ValueError(f"warm_start: neighbour trials warm start the GP tuner of mode search, not {mode}")
     proposer = PROPOSERS[mode](RunContext(dims, seed, higher, search, spec.get("source_best"), warm))
 
