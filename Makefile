@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-.PHONY: install pipeline test bench repro
+.PHONY: install pipeline test bench repro record-figures
 install: $(VENV)/.installed
 
 pipeline: install
@@ -32,3 +32,9 @@ repro: install
 	$(VENV)/bin/rnncap reproduction --preset repro --config config/repro.yaml --started $$started \
 	  --command "snakemake --cores $(CORES) --configfile config/repro.yaml" \
 	  --wall-s $$(( $$(date +%s) - start )) --out results/reproductions/repro
+
+# Figures from a committed record, no training (about a minute): the fits, figures, tables,
+# scorecard and paper document of RECORD's trial tables, into results/records/<preset>/.
+RECORD ?= paper/reproductions/repro
+record-figures: install
+	$(VENV)/bin/rnncap record-figures --record $(RECORD) $(ARGS)

@@ -1,8 +1,9 @@
-"""Subcommands `rnncap tables`, `scorecard`, `paper`, `reproduction` (docs/contracts.md)."""
+"""Subcommands `rnncap tables`, `scorecard`, `paper`, `reproduction`, `record-figures` (docs/contracts.md)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _cmd_tables(a: argparse.Namespace) -> int:
@@ -39,9 +40,20 @@ def _cmd_reproduction(a: argparse.Namespace) -> int:
     from .record import write
     from .targets import met_line
 
+    aggregate = Path(a.aggregate) if a.aggregate else Path(a.fits).parent / "tables"
     tgt = write(a.out, a.fits, a.figures, a.tables, a.scorecard, a.preset, a.command, wall_s=a.wall_s,
-                started=a.started, benchmarks=a.benchmarks, config=a.config)
+                started=a.started, benchmarks=a.benchmarks, config=a.config, aggregate=aggregate)
+    if not (Path(a.out) / "trials.parquet").exists():
+        print(f"rnncap reproduction: warning: {aggregate / 'trials.parquet'} not found: the record has no trial "
+              "tables (`rnncap record-figures` cannot rebuild from it)")
     print(f"{met_line(tgt)} targets met -> {a.out}")
+    return 0
+
+
+def _cmd_record_figures(a: argparse.Namespace) -> int:
+    from .rebuild import rebuild
+
+    rebuild(a.record, a.out, a.template)
     return 0
 
 
@@ -77,9 +89,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scorecard", default="paper/scorecard.md")
     p.add_argument("--benchmarks", default="results/benchmarks/train", help="Snakemake benchmark TSVs of the jobs")
     p.add_argument("--config", default=None, help="the config file the run used (copied beside the results)")
+    p.add_argument("--aggregate", default=None, help="the run's trial tables, copied in (default: `tables` beside "
+                                                     "--fits, i.e. results/tables)")
     p.add_argument("--preset", required=True)
     p.add_argument("--command", required=True, help="the exact command that produced the run")
     p.add_argument("--wall-s", type=float, default=None, help="wall seconds of that command")
     p.add_argument("--started", default=None, help="when it started (ISO 8601)")
     p.add_argument("--out", required=True, help="e.g. paper/reproductions/<preset>")
     p.set_defaults(func=_cmd_reproduction)
+
+    p = sub.add_parser("record-figures", help="a record's fits, figures, tables, scorecard and paper document, "
+                                              "from its trial tables, without training")
+    p.add_argument("--record", required=True, help="a record folder (`rnncap reproduction`), e.g. "
+                                                   "paper/reproductions/repro")
+    p.add_argument("--out", default=None, help="output directory (default: results/records/<preset>)")
+    p.add_argument("--template", default="paper/rnncap.md", help="report template (default: paper/rnncap.md)")
+    p.set_defaults(func=_cmd_record_figures)

@@ -11,7 +11,10 @@ carry the headline numbers in the form the issue tracker and the README quote:
 
 and `targets.csv` states the workstation targets (`report.targets`) against them, met or
 not, with the measured value. Everything here reads the fit's CSVs: the numbers
-are the run's, not re-derived.
+are the run's, not re-derived. The run's two aggregate tables (`trials.parquet`,
+`best.parquet`, the fit's only inputs) go in too, checked on the way and less their
+timing column, so that `rnncap record-figures` (report/rebuild.py) redraws everything
+from the folder without training.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_
 MEMORY_COLUMNS = ["cell", "depth", "budget", "params", "width", "n_in", "eval_error_per_dim", "reference",
                   "n_trials", "n_feasible"]
 JOB_COLUMNS = ["experiment", "cell", "budget", "depth", "seed", "wall_s", "max_rss_mb"]
+TRIAL_TABLES = ("trials.parquet", "best.parquet")  # results/tables/: what `rnncap fit` reads
+TIMING_COLUMNS = ("wall_s",)  # per trial: differs between reruns of equal numbers; jobs.csv has the times
 
 PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "scipy", "optuna", "snakemake",
             "snakemake-executor-plugin-slurm", "matplotlib", "seaborn", "papermill", "rnncap")
@@ -78,6 +83,23 @@ def job_times(benchmarks_dir: str | Path) -> pd.DataFrame:
                      "max_rss_mb": round(float(rss), 1) if np.isfinite(rss) else None})
     df = pd.DataFrame(rows, columns=JOB_COLUMNS)
     return sort_cells(df, ("experiment", "cell", "depth", "budget")).reset_index(drop=True) if len(df) else df
+
+
+def copy_trial_tables(aggregate_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """The run's aggregate tables into the record, read through `io.read_parquet` (a damaged
+    one stops here, named) and written by `io.write_parquet` (checksummed) without the timing
+    columns, which no fit reads. Returns {file: rows}; a table that is not there is left out
+    (and an older copy of it in the folder removed: it would not be this run's)."""
+    rows = {}
+    for name in TRIAL_TABLES:
+        src = Path(aggregate_dir) / name
+        if not src.exists():
+            (Path(out_dir) / name).unlink(missing_ok=True)
+            continue
+        df = io.read_parquet(src)
+        io.write_parquet(Path(out_dir) / name, df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns]))
+        rows[name] = len(df)
+    return rows
 
 
 def _cpu_model() -> str:
@@ -151,7 +173,7 @@ def _md_table(df: pd.DataFrame, floats: Mapping[str, int] | None = None) -> str:
 
 
 def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: pd.DataFrame,
-           tgt: pd.DataFrame, jobs: pd.DataFrame) -> str:
+           tgt: pd.DataFrame, jobs: pd.DataFrame, trial_rows: Mapping[str, int] | None = None) -> str:
     """The folder's README: how it was made, then the numbers."""
     wall = run.get("wall_s")
     wall_txt = f"{wall / 60:.1f} min ({wall:.0f} s)" if wall is not None else "not recorded"
@@ -181,6 +203,10 @@ def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: 
         "",
         "Every budget: `capacity.csv`. Memory task: `memory.csv`. The paper's claims: `scorecard.md`.",
     ]
+    if trial_rows and "trials.parquet" in trial_rows:
+        parts += ["", f"Trial tables: `trials.parquet` ({trial_rows['trials.parquet']} trials), `best.parquet`. "
+                  "Every figure, table, the scorecard and the paper document from them, without training: "
+                  "`make record-figures RECORD=<this folder>`."]
     if len(jobs):
         per = jobs.groupby("experiment")["wall_s"].agg(["count", "sum", "max"]).reset_index()
         per.columns = ["experiment", "jobs", "core_s", "longest_s"]
@@ -192,10 +218,13 @@ def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: 
 
 def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: str | Path, scorecard: str | Path,
           preset: str, command: str, wall_s: float | None = None, started: str | None = None,
-          benchmarks: str | Path | None = None, config: str | Path | None = None) -> pd.DataFrame:
-    """Write the reproduction folder; return the targets table."""
+          benchmarks: str | Path | None = None, config: str | Path | None = None,
+          aggregate: str | Path | None = None) -> pd.DataFrame:
+    """Write the reproduction folder; return the targets table. `aggregate`: the directory of the
+    run's trial tables (results/tables); None: the record goes without them."""
     out, fits = Path(out_dir), Path(fits)
     out.mkdir(parents=True, exist_ok=True)
+    trial_rows = copy_trial_tables(aggregate, out) if aggregate else {}
     cap = capacity_table(pd.read_csv(fits / "capacity_best.csv"))
     mem = memory_table(pd.read_csv(fits / "memory.csv"))
     tgt = targets(cap, mem)
@@ -223,7 +252,7 @@ def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: st
            "commit": git_commit(), "machine": machine(), "versions": versions()}
     io.write_json(out / "run.json", run)
     with io.atomic_path(out / "README.md") as tmp:
-        tmp.write_text(readme(preset, run, cap, mem, tgt, jobs))
+        tmp.write_text(readme(preset, run, cap, mem, tgt, jobs, trial_rows))
     return tgt
 
 
