@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from rnncap.analysis.fit import FIT_FILES, NUMBERS as FIT_NUMBERS
 from rnncap.figures import FIGURES
 from rnncap.model.cells import CELLS
-from rnncap.plan import cost, jobs, paths
+from rnncap.plan import cost, gpu_cost, jobs, paths
 from rnncap.plan.config import ConfigError, load_config, read_yaml
 from rnncap.plan.experiment import experiment_facts
 from rnncap.report.tables import BUILDERS as TABLE_BUILDERS
@@ -35,8 +35,9 @@ try:
 except ConfigError as e:
     raise WorkflowError(f"bad config: {e}") from None
 
-# --- the jobs: one row per training job
+# --- the jobs: one row per training job, with its modelled core-hours and GPU-hours
 SWEEP = jobs.sweep_table(CFG)
+SWEEP["est_gpu_hours"] = gpu_cost.sweep_gpu_hours(CFG, SWEEP)
 RUNS = {
     (r.experiment, r.cell, int(r.budget), int(r.depth), int(r.seed)): r._asdict()
     for r in SWEEP.itertuples(index=False)
@@ -50,7 +51,7 @@ TABLE_OUTPUTS = [f"paper/tables/{name}.{ext}" for name in TABLE_BUILDERS for ext
 TEST_CORPUS = CFG["text8"]["path"] if CFG["text8"]["synthetic"] else "results/test/text8_synthetic.txt"
 
 _done = [os.path.exists(f"{d}/best.json") for d in RUN_DIRS]
-print(f"rnncap [{CFG['preset']}]: {cost.describe(SWEEP, _done)}", file=sys.stderr)
+print(f"rnncap [{CFG['preset']}]: {cost.describe(SWEEP, _done, gpu_cost.planning_cost().label)}", file=sys.stderr)
 
 
 wildcard_constraints:
@@ -142,7 +143,11 @@ def train_priority(wildcards):
 
 
 def train_runtime(wildcards, attempt):
-    return cost.runtime_minutes(run_row(wildcards)["est_core_hours"], CFG["threads"], attempt)
+    """From the run's modelled GPU-hours when it trains on a GPU, else its core-hours."""
+    row = run_row(wildcards)
+    if CFG["device"].startswith("cuda"):
+        return cost.runtime_minutes(row["est_gpu_hours"], 1, attempt)
+    return cost.runtime_minutes(row["est_core_hours"], CFG["threads"], attempt)
 
 
 def train_mem_mb(wildcards):

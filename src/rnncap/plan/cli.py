@@ -1,4 +1,5 @@
-"""Subcommands of the planning stage: `rnncap config-check`, `rnncap run-list` and
+"""Subcommands of the planning stage: `rnncap config-check`, `rnncap run-list`,
+`rnncap fit-gpu-cost` (refit the GPU cost model from a throughput log) and
 `rnncap synthetic-text8` (the tests' stand-in corpus, written by rule make_test_corpus)."""
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ def _cmd_config_check(a: argparse.Namespace) -> int:
     """Each file: 'ok' with its job count and cost, or the offending key (exit 2)."""
     from .config import ConfigError, load_config
     from .cost import describe
+    from .gpu_cost import planning_cost, sweep_gpu_hours
     from .jobs import sweep_table
 
     rc = 0
     for f in a.files:
         try:
-            print(f"{f}: ok: {describe(sweep_table(load_config(f)))}")
+            cfg = load_config(f)
+            table = sweep_table(cfg)
+            table["est_gpu_hours"] = sweep_gpu_hours(cfg, table)
+            print(f"{f}: ok: {describe(table, gpu_label=planning_cost().label)}")
         except ConfigError as e:
             print(f"{f}: error: {e}", file=sys.stderr)
             rc = 2
@@ -37,6 +42,13 @@ def _cmd_run_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit_gpu_cost(a: argparse.Namespace) -> int:
+    from .gpu_cost import refit
+
+    print(refit(a.log, a.name, a.write, a.only))
+    return 0
+
+
 def _cmd_synthetic_text8(a: argparse.Namespace) -> int:
     from ..tasks.text8 import write_synthetic
 
@@ -53,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", required=True, help="JSON [[experiment, cell, depths, budgets, seeds], ...]")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_run_list)
+
+    p = sub.add_parser("fit-gpu-cost", help="fit the GPU cost model to a benchmarks/throughput.py --device cuda log")
+    p.add_argument("log", help="the benchmark's table output or its --json lines")
+    p.add_argument("--name", help="the GPU (default: from the table's header, e.g. H100)")
+    p.add_argument("--write", action="store_true", help="store the rows in rnncap/plan/gpu_data.py: the plan refits")
+    p.add_argument("--only", action="store_true", help="with --write: drop the other GPUs' rows")
+    p.set_defaults(func=_cmd_fit_gpu_cost)
 
     p = sub.add_parser("synthetic-text8", help="write the tests' stand-in for text8 (random words; tests only)")
     p.add_argument("--chars", type=int, required=True)

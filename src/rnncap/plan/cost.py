@@ -7,12 +7,17 @@ minibatch B) on one core costs
     t_step = T * L * overhead_us * 1e-6                 # ~25 small ops per layer and time step
            + T * L * E * B * (G+1) * n * elem_ns * 1e-9  # elementwise gate math, fwd + bwd
            + T * E * B * K * G * n * gather_ns * 1e-9    # one-hot ("index") inputs: K rows gathered
-           + 6 * E * B * M / flops_per_s                 # matmuls: forward 2, backward 4 FLOP per MAC
+           + 6 * E * B * M / rate(n)                     # matmuls: forward 2, backward 4 FLOP per MAC
 
 with M the multiply-adds of one sequence: T * sum over layers of G*n*(n_x + n) (n_x = 0
-for index inputs) + R * n_out * n for the R read-out steps. A run trains ceil(trials/E)
-ensembles, each for the upper end of the `steps` range (an ensemble runs until its
-longest member is done):
+for index inputs) + R * n_out * n for the R read-out steps. A core's matmul rate grows with
+the matrices:
+
+    rate(n) = max(flops_per_s, GEMM_PEAK_FLOPS * n / (n + GEMM_HALF_WIDTH))
+
+`flops_per_s` is what the small widths the defaults were fitted to reach; wider layers run
+at up to 100 GFLOP/s (`cpu_matmul_rate`). A run trains ceil(trials/E) ensembles, each for
+the upper end of the `steps` range (an ensemble runs until its longest member is done):
 
     core_seconds = job_overhead_s
                  + ceil(trials/E) * (batch_overhead_s + steps_hi * t_step * (1 + eval_fraction))
@@ -24,8 +29,13 @@ The defaults were fitted to six runs of this engine (`rnncap train`, 8 members, 
 steps; capacity, memory, RCF, parentheses, arithmetic; widths 11-17, depth 1-2) on a
 2-core AVX-512 CPU shared with other work: 1.1-1.35x the measured wall time (conservative).
 Small models are overhead- and elementwise-bound, so the cost grows much more slowly than
-the parameter count until width reaches the hundreds. The estimate is CPU core-hours; on
-a GPU large ensembles are far cheaper.
+the parameter count until width reaches the hundreds. The rate curve comes from the
+committed throughput log of that CPU (docs/benchmarks/throughput-cpu.txt, 1 thread): the
+all-in GFLOP/s of its E=8 depth-1 rows (the whole step counted at 6 FLOP per MAC) are 15-27
+at width 16, 53-62 at 64 and 74-93 at 256, the curve's 24, 56 and 84. With one rate for all
+widths (25 GFLOP/s) the model planned width-256 steps at 3-4x their measured time and the
+paper's grid (widths up to ~1000) at ~2.5x; now 0.9-1.6x. The estimate is CPU core-hours;
+GPU-hours come from rnncap.plan.gpu_cost, and `describe` prints both.
 
 The task sizes (n_in, n_out, T, R, K, input kind) come from `Task.facts`.
 """
@@ -41,6 +51,15 @@ from ..hpspace import apply_overrides
 from ..model.cells import spec as cell_spec
 from ..tasks import TaskFacts
 from .experiment import search_dims
+
+
+GEMM_PEAK_FLOPS = 1.0e11  # one core's fp32 matmul rate on wide layers (docs/benchmarks/throughput-cpu.txt)
+GEMM_HALF_WIDTH = 50      # the width at which it reaches half of that
+
+
+def cpu_matmul_rate(width: int, cost: Mapping[str, float]) -> float:
+    """FLOP/s of one core on the matmuls of a layer of this width (see the module doc)."""
+    return max(cost["flops_per_s"], GEMM_PEAK_FLOPS * width / (width + GEMM_HALF_WIDTH))
 
 
 def sequence_macs(cell: str, width: int, depth: int, n_in: int, n_out: int, seq_len: int, readouts: int,
@@ -63,7 +82,7 @@ def step_seconds(cell: str, width: int, depth: int, macs: int, facts: TaskFacts,
     t += T * depth * EB * (G + 1) * width * cost["elem_ns"] * 1e-9
     if facts.input_kind == "index":
         t += T * EB * facts.active_inputs * G * width * cost["gather_ns"] * 1e-9
-    return t + 6.0 * macs * EB / cost["flops_per_s"]
+    return t + 6.0 * macs * EB / cpu_matmul_rate(width, cost)
 
 
 def train_rows(facts: TaskFacts, cell: str, search: Mapping[str, Any]) -> Callable[[int], int]:
@@ -131,18 +150,25 @@ def runtime_minutes(core_hours: float, threads: int, attempt: int) -> int:
     return int(max(10, 2 * 60 * hours + 5)) * attempt
 
 
-def describe(table: pd.DataFrame, done_mask: Any = None) -> str:
-    """'N training jobs, ~X core-hours estimated' (+ how many are done, when known)."""
+def describe(table: pd.DataFrame, done_mask: Any = None, gpu_label: str = "GPU") -> str:
+    """'N training jobs, ~X core-hours estimated on CPU, ~Y GPU-hours on <gpu_label> GPUs' (the
+    GPU figure when the table has rnncap.plan.gpu_cost's est_gpu_hours), how many are done
+    when known, and per experiment when there are several."""
+    gpu = "est_gpu_hours" in table
+
+    def hours(rows: pd.DataFrame, core: str = "core-h", gpus: str = "GPU-h") -> str:
+        text = f"~{_fmt_hours(float(rows['est_core_hours'].sum()))} {core}"
+        return text + (f", ~{_fmt_hours(float(rows['est_gpu_hours'].sum()))} {gpus}" if gpu else "")
+
     n = len(table)
-    hours = float(table["est_core_hours"].sum()) if n else 0.0
-    text = f"{n} training jobs, ~{_fmt_hours(hours)} core-hours estimated"
+    text = f"{n} training jobs, " + hours(table, "core-hours estimated on CPU" if gpu else "core-hours estimated",
+                                          f"GPU-hours on {gpu_label} GPUs")
     if done_mask is not None and n:
-        done = int(pd.Series(done_mask).sum())
-        left = float(table.loc[~pd.Series(done_mask, index=table.index), "est_core_hours"].sum())
-        text += f" ({done} done; ~{_fmt_hours(left)} core-hours left)"
-    by = table.groupby("experiment", sort=False)["est_core_hours"].agg(["size", "sum"]) if n else None
-    if by is not None and len(by) > 1:
-        text += "; " + ", ".join(f"{e}: {int(r['size'])} jobs ~{_fmt_hours(r['sum'])} h" for e, r in by.iterrows())
+        done = pd.Series(done_mask, index=table.index).astype(bool)
+        text += f" ({int(done.sum())} done; {hours(table[~done])} left)"
+    by = table.groupby("experiment", sort=False) if n else None
+    if by is not None and by.ngroups > 1:
+        text += "; " + ", ".join(f"{e}: {len(r)} jobs {hours(r)}" for e, r in by)
     return text
 
 
