@@ -17,7 +17,7 @@ from rnncap.plan.jobs import COLUMNS, run_grid, spec_json, sweep_table, train_sp
 from rnncap.plan.paths import grid_run_dirs, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ["test.yaml", "config.yaml", "paper.yaml", "repro.yaml"]
+PRESETS = ["test.yaml", "config.yaml", "paper.yaml", "repro.yaml", "lab.yaml"]
 
 SEARCH = {"trials": 2, "ensemble": 2, "batch_size": 16, "steps": [10, 10]}
 BASE = {
@@ -106,6 +106,32 @@ def test_paper_preset_is_the_paper_grid():
     assert c["experiments"]["parentheses-rerun"]["search"]["trials"] == 100
     assert {100000, 200000} <= set(t.loc[t.experiment == "parentheses", "budget"])
     assert min(e["search"]["trials"] for n, e in c["experiments"].items() if e["mode"] == "search") >= 100
+
+
+def test_lab_preset_runs_every_claim_within_100_gpu_hours():
+    """Issue 20: every claim's experiment (text8 included), trainability at depths 1 and 8 on
+    the paper's sequence lengths, ~1000 random draws, searched by the pipeline (no pinned HP),
+    planned at <= 100 GPU-hours, and its header quotes what the dry run prints."""
+    from rnncap.plan import gpu_cost
+
+    c = load_config(ROOT / "config" / "lab.yaml", base_dir=ROOT)
+    t = sweep_table(c)
+    assert set(c["roles"]) == {"capacity", "unroll", "memory", "text8", "rcf", "parentheses", "arithmetic",
+                               "random_hp", "rerun_best"}
+    assert set(t["task"]) == {"capacity", "memory", "rcf", "text8", "parentheses", "arithmetic"}
+    for name in ("parentheses", "arithmetic", "parentheses-random"):
+        assert {1, 8} <= set(t.loc[t.experiment == name, "depth"]), name
+    assert c["experiments"]["parentheses"]["options"]["seq_len"] == 175
+    assert c["experiments"]["parentheses-random"]["search"]["trials"] == 1000
+    assert t.loc[t.experiment == "capacity", "budget"].max() >= 16000
+    for name, e in c["experiments"].items():
+        assert not e["search"].get("fixed") and not e["search"].get("ranges"), f"{name}: a pinned HP"
+    gpu = gpu_cost.sweep_gpu_hours(c, t).sum()
+    assert gpu <= 100
+    header = "".join(line for line in (ROOT / "config" / "lab.yaml").read_text().splitlines(True)
+                     if line.startswith("#"))
+    assert f"~{gpu:.0f} GPU-hours" in header
+    assert f"~{t['est_core_hours'].sum():,.0f} core-hours" in header
 
 
 def test_default_preset_covers_every_figure_role():
