@@ -175,3 +175,57 @@ def test_select_keeps_the_chosen_members_and_their_buffers():
     assert torch.equal(ens.relu, ref.relu)
     x = torch.randn(2, 5, 4, 3)
     torch.testing.assert_close(ens(x, [4]), ref(x, [4]))
+
+
+@pytest.mark.parametrize("mode", ["tanh", "relu", "mixed"])
+def test_lstm_layer_is_the_lstm_equations_in_value_and_gradient(mode):
+    """cells.lstm_layer (all T steps, backpropagated by hand) against the paper's equations
+    through autograd: outputs and the gradients of inputs, recurrent weights and initial states."""
+    from rnncap.model.cells import lstm_layer
+
+    E, T, B, n = 3, 6, 4, 5
+    relu = torch.tensor([True, False, True]).view(E, 1, 1)
+    s = {"tanh": torch.tanh, "relu": torch.relu}.get(mode, lambda z: torch.where(relu, torch.relu(z), torch.tanh(z)))
+
+    def equations(xp, W, h0, c0):
+        h, c, hs = h0.expand(E, B, n), c0.expand(E, B, n), []
+        for t in range(T):
+            zi, zf, zc, zo = (xp[:, t] + h @ W).chunk(4, dim=-1)
+            c = sig(zf) * c + sig(zi) * s(zc)
+            h = sig(zo) * torch.tanh(c)
+            hs.append(h)
+        return torch.stack(hs, 1)
+
+    torch.manual_seed(0)
+    xp, W = torch.randn(E, T, B, 4 * n), torch.randn(E, n, 4 * n) * 0.6
+    h0, c0 = torch.randn(E, 1, n), torch.randn(E, 1, n)
+    g = torch.randn(E, T, B, n)
+    grads = []
+    for f in (lambda *a: lstm_layer(a[0], a[1], a[2].expand(E, B, n), a[3].expand(E, B, n), relu, mode), equations):
+        ins = [t.clone().requires_grad_() for t in (xp, W, h0, c0)]
+        out = f(*ins)
+        grads.append((out, *torch.autograd.grad((out * g).sum(), ins)))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():  # evaluation: the same forward, nothing kept for a backward pass
+        torch.testing.assert_close(lstm_layer(xp, W, h0.expand(E, B, n), c0.expand(E, B, n), relu, mode), grads[1][0])
+
+
+def test_ensemble_lstm_whole_layer_equals_its_steps(monkeypatch):
+    """The ensemble's LSTM through cells.lstm_layer (CPU, eager) == through step_lstm one step at a
+    time (the path torch.compile and cuda take): readouts and every parameter's gradient."""
+    from rnncap.model.ensemble import Ensemble
+
+    arch = Arch("lstm", 4, 2, 3, 2)
+    hps = random_hps("lstm", 3, seed=3)
+    hps[0]["nonlinearity"], hps[1]["nonlinearity"] = "relu", "tanh"
+    x = torch.randn(3, 7, 5, 3)
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(Ensemble, "_fused", lambda self, x, f=fused: f)
+        model = build(arch, hps, [4, 5, 6])
+        out = model(x, [2, 6])
+        (out ** 2).sum().backward()
+        results.append((out, model.flat.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

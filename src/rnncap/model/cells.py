@@ -12,6 +12,10 @@ docs/performance.md) and ``W_h`` is (E, n, G*n).
 
 Block order inside the G*n columns is fixed per cell (``CellSpec.blocks``) and
 is what the per-block HP scales (docs/choices.md #10) refer to.
+
+A cell may also have a whole-layer kernel (``CellSpec.layer``: the LSTM's, all T steps
+as one autograd node backpropagated by hand), the same equations as its step; the
+ensemble runs it on CPU in eager mode (``Ensemble._fused``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 
 class CellError(ValueError):
@@ -105,11 +110,112 @@ def step_gru(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
 
 def step_lstm(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
     h, c = state
-    z = xp + _mm(h, W_h)
-    i, f, cin, o = z.chunk(4, dim=-1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * s(cin)
-    h = torch.sigmoid(o) * tanh(c)
+    z = torch.baddbmm(xp, h, W_h)
+    i, f, _, o = torch.sigmoid(z).chunk(4, dim=-1)  # one sigmoid over all blocks, candidate's unused
+    c = f * c + i * s(z[..., 2 * c.shape[-1] : 3 * c.shape[-1]])
+    h = o * tanh(c)
     return (h, c), h
+
+
+def _candidate(z: Tensor, out: Tensor, relu: Tensor | None, mode: str) -> None:
+    """out = s(z) for the LSTM's candidate block, s per member (relu: (E, 1, 1) mask)."""
+    if mode == "tanh":
+        torch.tanh(z, out=out)
+    elif mode == "relu":
+        torch.clamp_min(z, 0, out=out)
+    else:
+        torch.where(relu, torch.relu(z), torch.tanh(z), out=out)
+
+
+def lstm_sequence(xp: Tensor, W_h: Tensor, h0: Tensor, c0: Tensor, relu: Tensor | None, mode: str,
+                  save: bool = False) -> tuple[Tensor, list[Tensor], list[Tensor], list[Tensor]]:
+    """The LSTM's T steps (step_lstm's equations) without autograd: hs (E, T, B, n), and with
+    `save` the per-step gate activations a = [σ(i), σ(f), s(c), σ(o)] (E, B, 4n), cells c and
+    tanh(c) that `_LSTMLayer.backward` reads (per step: whole-sequence buffers leave the cache)."""
+    E, T, B, G = xp.shape
+    n = G // 4
+    hs = xp.new_empty(E, T, B, n)
+    acts: list[Tensor] = []
+    cells: list[Tensor] = [c0]
+    tcs: list[Tensor] = []
+    h, c = h0, c0
+    for t in range(T):
+        z = torch.baddbmm(xp[:, t], h, W_h)
+        a = torch.sigmoid(z)  # one contiguous sigmoid over the four blocks ...
+        _candidate(z[..., 2 * n : 3 * n], a[..., 2 * n : 3 * n], relu, mode)  # ... then s(.) on c's
+        c = torch.mul(a[..., n : 2 * n], c).addcmul_(a[..., :n], a[..., 2 * n : 3 * n])
+        tc = torch.tanh(c)
+        h = torch.mul(a[..., 3 * n :], tc, out=hs[:, t])
+        if save:
+            acts.append(a)
+            cells.append(c)
+            tcs.append(tc)
+    return hs, acts, cells, tcs
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """A whole LSTM layer as one autograd node, backpropagated through time by hand.
+
+    Same equations as step_lstm; what it saves over autograd of T steps: the bookkeeping of
+    ~10 autograd nodes a step, the strided gate chunks (one sigmoid, one sigmoid_backward over
+    all four blocks), and T small products for the recurrent weight's gradient (one
+    (E, n, T·B) x (E, T·B, 4n) product instead). Measured: docs/performance.md.
+    """
+
+    @staticmethod
+    def forward(ctx, xp, W_h, h0, c0, relu, mode):  # type: ignore[override]
+        hs, ctx.acts, ctx.cells, ctx.tcs = lstm_sequence(xp, W_h, h0, c0, relu, mode, save=True)
+        ctx.save_for_backward(W_h, h0, hs)
+        ctx.mode, ctx.saved_relu = mode, relu
+        return hs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_hs):  # type: ignore[override]
+        W_h, h0, hs = ctx.saved_tensors
+        acts, cells, tcs = ctx.acts, ctx.cells, ctx.tcs
+        ctx.acts = ctx.cells = ctx.tcs = None  # freed with this pass, not with the graph
+        E, T, B, n = hs.shape
+        G = 4 * n
+        aten = torch.ops.aten
+        dz = g_hs.new_empty(E, T, B, G)
+        W_t = W_h.transpose(1, 2)
+        dc = None
+        for t in range(T - 1, -1, -1):
+            a, tc = acts[t], tcs[t]
+            dh = g_hs[:, t] if t == T - 1 else torch.baddbmm(g_hs[:, t], dz[:, t + 1], W_t)
+            d_c = aten.tanh_backward(dh * a[..., 3 * n :], tc)  # through h = o tanh(c)
+            dc = d_c if dc is None else d_c.addcmul_(dc, acts[t + 1][..., n : 2 * n])
+            d = torch.empty_like(a)  # d(loss)/d(gate), then through each gate's nonlinearity
+            torch.mul(dc, a[..., 2 * n : 3 * n], out=d[..., :n])
+            torch.mul(dc, cells[t], out=d[..., n : 2 * n])
+            torch.mul(dc, a[..., :n], out=d[..., 2 * n : 3 * n])
+            torch.mul(dh, tc, out=d[..., 3 * n :])
+            dz_t = dz[:, t]
+            aten.sigmoid_backward.grad_input(d, a, grad_input=dz_t)
+            g, dz_c = a[..., 2 * n : 3 * n], dz_t[..., 2 * n : 3 * n]
+            if ctx.mode == "tanh":
+                aten.tanh_backward.grad_input(d[..., 2 * n : 3 * n], g, grad_input=dz_c)
+            else:
+                d_relu = aten.threshold_backward(d[..., 2 * n : 3 * n], g, 0)
+                if ctx.mode == "mixed":
+                    d_relu = torch.where(ctx.saved_relu, d_relu, aten.tanh_backward(d[..., 2 * n : 3 * n], g))
+                dz_c.copy_(d_relu)
+        d_h0 = torch.bmm(dz[:, 0], W_t)
+        d_c0 = dc * acts[0][..., n : 2 * n]
+        d_W = torch.bmm(h0.transpose(1, 2), dz[:, 0])
+        if T > 1:
+            d_W.baddbmm_(hs[:, : T - 1].reshape(E, (T - 1) * B, n).transpose(1, 2),
+                         dz[:, 1:].reshape(E, (T - 1) * B, G))
+        return dz, d_W, d_h0, d_c0, None, None
+
+
+def lstm_layer(xp: Tensor, W_h: Tensor, h0: Tensor, c0: Tensor, relu: Tensor, mode: str) -> Tensor:
+    """All T steps of an LSTM layer: xp (E, T, B, 4n) -> hs (E, T, B, n). `mode`: the members'
+    s(.), "tanh" | "relu" | "mixed" (then `relu`, (E, 1, 1) bool, says which)."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (xp, W_h, h0, c0)):
+        return _LSTMLayer.apply(xp, W_h, h0, c0, relu, mode)
+    return lstm_sequence(xp, W_h, h0, c0, relu, mode)[0]
 
 
 def step_plus(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin, x: Tensor):
@@ -146,6 +252,9 @@ class CellSpec:
     input_projection: bool = False  # +RNN: a learned projection of the input to the width, and `step`
     #                                 also reads the layer input x_t (its depth gate)
     min_depth: int = 1
+    # optional: all T steps of a layer at once, layer(xp, W_h, *initial states, relu, s mode) -> outputs
+    # (E, T, B, n), the same equations as `step`; the eager CPU path (Ensemble.forward says when)
+    layer: Callable | None = None
 
     @property
     def G(self) -> int:
@@ -163,7 +272,8 @@ SPECS: dict[str, CellSpec] = {
                      identity_init=True),
     "ugrnn": CellSpec("ugrnn", "UGRNN", step_ugrnn, ("c", "g"), gates=(("g", "b_fg"),)),
     "gru": CellSpec("gru", "GRU", step_gru, ("r", "u", "c"), gates=(("u", "b_fg"),)),
-    "lstm": CellSpec("lstm", "LSTM", step_lstm, ("i", "f", "c", "o"), gates=(("f", "b_fg"),), state_vectors=2),
+    "lstm": CellSpec("lstm", "LSTM", step_lstm, ("i", "f", "c", "o"), gates=(("f", "b_fg"),), state_vectors=2,
+                     layer=lstm_layer),
     # +RNN: y (ReLU) and hh (tanh) fixed by the paper, depth gate gy, time gate gh; its depth gate
     # mixes layers of equal width, so the paper never runs it at depth 1
     "plus": CellSpec("plus", "+RNN", step_plus, ("y", "hh", "gy", "gh"), gates=(("gy", "b_fg_y"), ("gh", "b_fg_h")),

@@ -131,6 +131,11 @@ class Ensemble(nn.Module):
         T, B, n_x = x.shape[1:]
         return torch.baddbmm(b, x.reshape(E, T * B, n_x), W).view(E, T, B, -1)
 
+    def _fused(self, x: Tensor) -> bool:
+        """Whether the cell's whole-layer kernel runs (CellSpec.layer): on CPU, eager. Measured
+        there only (docs/performance.md); torch.compile fuses the per-step path itself."""
+        return self.spec.layer is not None and x.device.type == "cpu" and not torch.compiler.is_compiling()
+
     def forward(self, x: Tensor, readout_steps: tuple[int, ...] | list[int]) -> Tensor:
         """x: (E, T, B, n_in) float or (E, T, B, K) long -> (E, len(readout_steps), B, n_out).
 
@@ -151,6 +156,12 @@ class Ensemble(nn.Module):
             if self.spec.state_vectors == 2:
                 state.append(self.p(f"{l}.c0").expand(E, B, arch.width))
             state = tuple(state)
+            if self._fused(x):
+                x = self.spec.layer(xp, W_h, *state, self.relu, self._s_mode)  # (E, T, B, n)
+                keep = [t for t in range(x.shape[1]) if t in want]
+                if l == top and len(keep) < x.shape[1]:
+                    x = x[:, keep]
+                continue
             xs = x.unbind(1) if self.spec.input_projection else None
             outs = []
             for t, xp_t in enumerate(xp.unbind(1)):

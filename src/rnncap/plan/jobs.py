@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ..model.params import count_params, solve_width
+from .compile_policy import resolve as resolve_compile
 from .cost import run_core_hours, train_rows
 from .experiment import experiment_cells, experiment_facts, experiment_seeds, valid_depth
 from .paths import data_dir, run_dir
@@ -70,12 +71,16 @@ def train_spec(cfg: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]
     """The `rnncap train --spec` of one row (docs/contracts.md). No device: it is a runtime choice."""
     exp = cfg["experiments"][row["experiment"]]
     src = row.get("source") or ""
+    # search.compile "auto" resolved here, for the config's device (plan/compile_policy.py): the spec
+    # holds true/false, so a job whose run auto keeps eager has the spec it had before auto existed
+    search = dict(exp["search"], compile=resolve_compile(exp["search"], row["cell"], cfg["device"],
+                                                         int(row["width"])).compile)
     return {
         "experiment": row["experiment"], "task": exp["task"], "mode": exp["mode"],
         "cell": row["cell"], "budget": int(row["budget"]), "depth": int(row["depth"]), "seed": int(row["seed"]),
         "options": experiment_facts(cfg, row["experiment"]).options,
         "data_dir": data_dir(cfg, row["experiment"]),
-        "search": dict(exp["search"]),
+        "search": search,
         "source_best": f"{run_dir(dict(row, experiment=src))}/best.json" if src else None,
     } | ({"warm_start": warm_start(cfg, row)} if exp["search"].get("warm_start") else {})
 

@@ -43,7 +43,7 @@ class TrainSettings:
     eval_every: int  # steps between progress lines; also the final-train-loss window
     checkpoint_every: int
     eval_batch_size: int
-    compile: bool  # torch.compile the training forward+backward (worth it past ~10^4 steps)
+    compile: bool  # torch.compile the training forward+backward (the run decides: plan/compile_policy.py)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -38,6 +39,7 @@ from .. import __version__, io
 from ..hpspace import HPDim, apply_overrides, full_space
 from ..model.ensemble import Arch
 from ..model.params import solve_width
+from ..plan import compile_policy
 from ..tasks import load_task
 from ..trials import HP_PREFIX, OPT_PREFIX, best_rows
 from .halving import history, keep, rung_columns, rungs
@@ -61,14 +63,15 @@ def positive(block: Mapping[str, Any], key: str, where: str, least: int = 1) -> 
     return v
 
 
-def train_settings(search: Mapping[str, Any]) -> TrainSettings:
-    """The loop's settings, each read from the spec's search block."""
+def train_settings(search: Mapping[str, Any], compile: bool) -> TrainSettings:
+    """The loop's settings, each read from the spec's search block; `compile` is the run's
+    decision on search.compile (rnncap.plan.compile_policy: the device and width take part)."""
     def need(key: str) -> Any:
-        return positive(search, key, "search") if key != "compile" else required(search, key, "search")
+        return positive(search, key, "search")
 
     return TrainSettings(batch_size=int(need("batch_size")), eval_every=int(need("eval_every")),
                          checkpoint_every=int(need("checkpoint_every")),
-                         eval_batch_size=int(need("eval_batch_size")), compile=bool(need("compile")))
+                         eval_batch_size=int(need("eval_batch_size")), compile=compile)
 
 
 def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threads: int | None = None,
@@ -92,7 +95,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     if not (isinstance(steps, list) and len(steps) == 2 and all(isinstance(s, int) and s >= 1 for s in steps)
             and steps[0] <= steps[1]):
         raise ValueError(f"search.steps: expected [low, high] with 1 <= low <= high, got {steps!r}")
-    settings = train_settings(search)
+    compile_setting = compile_policy.check(required(search, "compile", "search"))
+    settings = train_settings(search, False)  # compile: decided below, once the width is known
     halving_cfg = search.get("halving")  # optional: absent, every trial trains to its steps
     if halving_cfg is not None:
         if mode != "search":
@@ -104,6 +108,8 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     task = load_task(task_name, required(spec, "data_dir"), device=device, **options)
     width = solve_width(cell, budget, depth, task.n_in, task.n_out)
     arch = Arch(cell, width, depth, task.n_in, task.n_out, task.input_kind)
+    compiling = compile_policy.decide(compile_setting, cell, device, width, compile_policy.steps_per_graph(search))
+    settings = replace(settings, compile=compiling.compile)
     dims = search_space(cell, task.hp_space(), search, f"experiments.{experiment}.search")
     higher = type(task).higher_is_better
     # optional: the smaller neighbour runs whose trials the tuner is told first (plan/jobs.py)
@@ -123,6 +129,7 @@ def run(spec: Mapping[str, Any], out_dir: str | Path, device: str = "cpu", threa
     log(f"{tag} {mode}: width {width}, {arch_params(arch)} params, {n_trials} trials in ensembles of {E}, "
         f"{len([d for d in dims if not d.fixed])} searched HPs, device {device}, "
         f"{len(done)} trials already done")
+    log(f"{tag} torch.compile {'on' if compiling.compile else 'off'}: {compiling.reason}")
     base = {
         "experiment": experiment, "task": task_name, "mode": mode, "cell": cell,
         "budget": budget, "depth": depth, "seed": seed, "width": width, "params": arch_params(arch),
