@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -314,8 +315,9 @@ def test_real_pipeline_test_preset_through_ci_slurm(tmp_path):
 
 
 LAB_SLICE = """\
-# A lab run's shape at toy size: a searched experiment over cells x budgets x depths x seeds,
-# trials in several ensembles per run, and a random-HP experiment (config/paper.yaml's layout).
+# A lab run's shape at toy size (config/lab.yaml's layout): a searched experiment over cells x
+# budgets x depths x seeds, each run's trials packed into one ensemble, stopped by halving and
+# warm-started from its smaller neighbours (so runs depend on runs), and a random-HP experiment.
 preset: lab-slice
 device: cpu
 threads: 1
@@ -327,8 +329,9 @@ experiments:
     options: {n_in: 12, seq_len: 3, n_samples: 1024}
     budgets: [200, 400]
     depths: [1, 2]
-    search: {trials: 4, ensemble: 2, batch_size: 64, eval_batch_size: 512, steps: [20, 20],
-             eval_every: 10, checkpoint_every: 10, initial_points: 2}
+    search: {trials: 4, ensemble: 4, batch_size: 64, eval_batch_size: 512, steps: [20, 20],
+             eval_every: 10, checkpoint_every: 10, initial_points: 2, halving: {eta: 2, min_steps: 5},
+             warm_start: true}
   parentheses-random:
     task: parentheses
     mode: random
@@ -343,8 +346,9 @@ experiments:
 @pytest.mark.slurm
 @slurm_cluster
 def test_lab_slice_goes_out_in_groups(tmp_path):
-    """20 training runs of a lab-shaped config through ci-slurm: 5 group jobs of 4 runs, each
-    2 CPUs (2 runs at a time), every run an srun step, all completed, every run's results there."""
+    """20 training runs of a lab-shaped config through ci-slurm: far fewer group jobs than runs
+    (warm starts chain each cell's and seed's runs into one connected component of the group),
+    every run an srun step, all completed, every run's results there, halving recorded."""
     from test_workflow import copy_repo
 
     repo = copy_repo(tmp_path / "repo")
@@ -356,8 +360,11 @@ def test_lab_slice_goes_out_in_groups(tmp_path):
     assert re.search(r"20 training jobs, ~[\d.,]+ core-hours estimated on CPU, ~[\d.,]+ GPU-hours", res.stdout)
     assert len(list((repo / "results" / "runs").glob("*/*/p*/d*/s*/best.json"))) == 20
     jobs = _train_jobs(since)
-    assert len(jobs) == 5 and all(j["steps"] == 4 for j in jobs.values()), jobs
+    assert sum(j["steps"] for j in jobs.values()) == 20 and len(jobs) <= 10, jobs
     assert all(j["state"] == "COMPLETED" for j in jobs.values()), jobs
+    trials = pd.read_parquet(repo / "results" / "tables" / "trials.parquet")
+    cap = trials[trials["experiment"] == "capacity"]
+    assert len(cap) == 16 * 4 and cap["stopped"].any() and (cap["rung"] >= 1).any()
     cpus = _sacct(list(jobs), "JobID,AllocCPUS")
     assert all(cpus[j]["AllocCPUS"] == "2" for j in jobs), cpus
 
