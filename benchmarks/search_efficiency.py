@@ -18,7 +18,8 @@ seeds of the best validation metric and of the member-steps, and the ratio of me
 to the full search's; `--json` writes one row per (task, cell, method, seed):
 {task, cell, method, seed, member_steps, best_metric, trials, neighbour_steps}.
 
-    python benchmarks/search_efficiency.py [--seeds 0 1 2] [--quick] [--json out.json]
+    python benchmarks/search_efficiency.py [--seeds 0 1 2] [--methods full halving warm]
+        [--cases capacity-gru capacity-rnn parentheses-gru] [--quick] [--json out.json]
 
 `--quick` shrinks every case to a smoke test (CI-sized); the committed log in
 docs/benchmarks/ is a full run.
@@ -100,6 +101,10 @@ def one(case: dict[str, Any], method: str, seed: int, steps: int, eta: int, root
             "neighbour_steps": nb_steps, "wall_s": round(wall, 1)}
 
 
+def case_name(case: dict[str, Any]) -> str:
+    return f"{case['task']}-{case['cell']}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| task | cell | method | seeds | median best metric | median member-steps | vs full "
            "| + neighbour's member-steps |", "|---|---|---|---|---|---|---|---|"]
@@ -125,6 +130,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs=3, default=[3000, 3000, 600], metavar=("CAP_GRU", "CAP_RNN", "PAREN"),
                    help="full training length per case")
     p.add_argument("--eta", type=int, default=3)
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--cases", nargs="+", choices=[case_name(c) for c in CASES],
+                   default=[case_name(c) for c in CASES])
     p.add_argument("--quick", action="store_true", help="a smoke test: 60 steps, one seed")
     p.add_argument("--json", help="write the rows here")
     a = p.parse_args()
@@ -133,8 +141,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case, n in zip(CASES, steps):
+            if case_name(case) not in a.cases:
+                continue
             for seed in seeds:
-                for method in METHODS:
+                for method in a.methods:
                     rows.append(one(case, method, seed, n, a.eta, Path(tmp)))
                     print(json.dumps(rows[-1]), flush=True)
     print(table(rows))
