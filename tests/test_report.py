@@ -53,6 +53,16 @@ def test_claim_verdicts_on_known_numbers():
     assert v["C16"] == REPRODUCED and c["C16"].measured == "lowest: GRU" and v["C17"] == NOT_RUN
 
 
+def test_numbers_the_paper_gives_show_the_gap():
+    """Where the paper gives a number, Ours shows ours and its signed distance from the paper's."""
+    c = {c.id: c for c in claims.evaluate(_numbers())}
+    assert c["C2"].measured == "4.60 (gap −0.40)"
+    assert c["C4"].measured == "max 3.40 (gap −0.10), lowest"
+    assert c["C5"].measured.startswith("RNN 3.60 (gap +0.10; all HPs 5.50)")
+    assert c["C15"].measured == "71% (gap +21 points)"
+    assert list(claims.ROLES) == [x.id for x in claims.evaluate({})]  # one role per claim, in order
+
+
 def test_reproduced_never_beside_another_winner():
     """A verdict reads "reproduced" only when the Ours column names the claimed cell as best."""
     for losses in ({"gru": 0.10, "lstm": 0.10}, {"gru": 0.105, "lstm": 0.10}, {"gru": 0.2, "lstm": 0.1}):
@@ -102,7 +112,7 @@ def test_scorecard_files(tmp_path):
 
 def test_counts_line_names_ties_only_when_there_are_any():
     cs = claims.evaluate({})
-    assert scorecard.counts_line(cs) == f"0 reproduced, 0 not reproduced, 17 {NOT_RUN} (of 17 claims)."
+    assert scorecard.counts_line(c.verdict for c in cs) == f"0 reproduced, 0 not reproduced, 17 {NOT_RUN} (of 17 claims)."
 
 
 # ---------------------------------------------------------------- workstation targets

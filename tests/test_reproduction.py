@@ -1,11 +1,13 @@
 """`rnncap reproduction`: the frozen record of a finished run (issue 6 deliverables)."""
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from rnncap.report import record as R
+from rnncap.report import scorecard
 from rnncap.report import targets as T
 from rnncap.cli import main
 
@@ -72,9 +74,10 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch):
     (figs / "fig1.png").write_bytes(b"\x89PNG")
     (tabs / "capacity_summary.md").write_text("| a |\n")
     sc = tmp_path / "scorecard.md"
-    sc.write_text("# Reproduction scorecard\n")
+    scorecard.write({}, "repro", sc)  # every claim "not run"; scorecard.csv beside it
     cfg = tmp_path / "repro.yaml"
-    cfg.write_text("preset: repro\n")
+    cfg.write_text("preset: repro\nexperiments:\n  cap: {task: capacity, description: 'small, trained\n    to saturation'}\n"
+                   "  mem: {task: memory, budgets: [300], depths: [1]}\nroles: {capacity: cap, memory: [mem]}\n")
     out = tmp_path / "out"
     rc = main(["reproduction", "--fits", str(fits), "--figures", str(figs), "--tables", str(tabs),
                "--scorecard", str(sc), "--benchmarks", str(tmp_path / "bench"), "--config", str(cfg),
@@ -94,6 +97,11 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch):
     text = (out / "README.md").read_text()
     assert "90.0 min" in text and "snakemake --cores all" in text and "torch" in text
     assert "| RNN | 1 | 1950 |" in text
+    # each claim with the scale it ran at: the experiment's description, else its budgets and depths
+    assert "17 not run at this scale (of 17 claims)." in text
+    assert re.search(r"\| C1 \|.*\| `cap`: small, trained to saturation \|", text)
+    assert re.search(r"\| C7 \|.*\| `mem`: budgets \[300\], depths \[1\] \|", text)
+    assert re.search(r"\| C10 \|.*\| not run \|", text)
     for f in ("figures/fig1.png", "capacity_summary.md", "scorecard.md", "config.yaml", "targets.csv",
               "numbers.json"):
         assert (out / f).exists(), f

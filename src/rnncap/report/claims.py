@@ -163,6 +163,13 @@ def discordant_pairs(measured: list[str], reference: tuple[str, ...]) -> int:
 
 # ---------------------------------------------------------------- claims
 
+def gap(x: float, paper: float, unit: str = "") -> str:
+    """Our number's distance from the paper's, signed, e.g. "gap −2.47" or "gap +12 points"."""
+    d = x - paper
+    num = f"{d:+.0f}" if unit else f"{d:+.2f}"
+    return f"gap {num.replace('-', '−')}{unit}"
+
+
 def c_range(n):
     lo_p, hi_p = P.BPP_RANGE
     paper = f"{lo_p:g}–{hi_p:g}"
@@ -181,7 +188,8 @@ def c_mean(n):
     if not _avail(n, "capacity"):
         return Claim("C2", text, f"≈{P.BPP_MEAN:g}", "n/a", tol, NOT_RUN)
     m = n["capacity"]["bpp_mean"]
-    return Claim("C2", text, f"≈{P.BPP_MEAN:g}", _f(m), tol, verdict(abs(m - P.BPP_MEAN) <= TOL_MEAN), m)
+    return Claim("C2", text, f"≈{P.BPP_MEAN:g}", f"{_f(m)} ({gap(m, P.BPP_MEAN)})", tol,
+                 verdict(abs(m - P.BPP_MEAN) <= TOL_MEAN), m)
 
 
 def c_order(n):
@@ -206,7 +214,8 @@ def c_irnn(n):
     lowest = min(means, key=means.get) == "irnn"
     ok = lowest and abs(mx - P.IRNN_MAX) <= TOL_IRNN
     return Claim("C4", text, f"max ≈{P.IRNN_MAX:g}, lowest",
-                 f"max {_f(mx)}, {'lowest' if lowest else 'not lowest'}", tol, verdict(ok), mx)
+                 f"max {_f(mx)} ({gap(mx, P.IRNN_MAX)}), {'lowest' if lowest else 'not lowest'}", tol,
+                 verdict(ok), mx)
 
 
 def c_relu(n):
@@ -217,7 +226,8 @@ def c_relu(n):
     if not _avail(n, "relu") or not cells:
         return Claim("C5", text, f"≈{P.RELU_MAX:g}", "n/a", tol, NOT_RUN)
     ok = all(by[c]["relu"] < by[c]["all"] and abs(by[c]["relu"] - P.RELU_MAX) <= TOL_RELU for c in cells)
-    meas = "; ".join(f"{label(c)} {_f(by[c]['relu'])} (all HPs {_f(by[c]['all'])})" for c in cells)
+    meas = "; ".join(f"{label(c)} {_f(by[c]['relu'])} ({gap(by[c]['relu'], P.RELU_MAX)}; all HPs {_f(by[c]['all'])})"
+                     for c in cells)
     return Claim("C5", text, f"≈{P.RELU_MAX:g}", meas, tol, verdict(ok), max(by[c]["relu"] for c in cells))
 
 
@@ -292,7 +302,7 @@ def c_irnn_random(n):
     x = _get(n, "random_hp", "irnn_pct_infeasible")
     if not _avail(n, "random_hp") or x is None:
         return Claim("C15", text, paper, "n/a", tol, NOT_RUN)
-    return Claim("C15", text, paper, f"{x:.0f}%", tol,
+    return Claim("C15", text, paper, f"{x:.0f}% ({gap(x, P.IRNN_RANDOM_INFEASIBLE, ' points')})", tol,
                  verdict(abs(x - P.IRNN_RANDOM_INFEASIBLE) <= TOL_IRNN_INFEASIBLE), x)
 
 
@@ -308,6 +318,12 @@ def c_random_best(depth: int, cid: str) -> Callable[[Mapping], Claim]:
                      standing(e["median"], cell))
     return claim
 
+
+# the figure/table role whose experiments decide each claim (config `roles`)
+ROLES = {"C1": "capacity", "C2": "capacity", "C3": "capacity", "C4": "capacity", "C5": "capacity",
+         "C6": "unroll", "C7": "memory", "C8": "memory", "C9": "text8", "C10": "rcf",
+         "C11": "parentheses", "C12": "parentheses", "C13": "arithmetic", "C14": "arithmetic",
+         "C15": "random_hp", "C16": "random_hp", "C17": "random_hp"}
 
 CLAIMS: list[Callable[[Mapping], Claim]] = [
     c_range, c_mean, c_order, c_irnn, c_relu, c_unroll, c_mem_zero, c_mem_curve,

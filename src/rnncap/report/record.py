@@ -34,9 +34,12 @@ import pandas as pd
 
 from .. import io
 from .. import paper_values as P
+from ..plan.config import read_yaml
 from ..analysis.common import cell_sort_key, label, sort_cells
 from ..figures import FIGURES
 from . import markdown
+from .claims import ROLES
+from .scorecard import counts_line
 from .targets import largest_budget, mean_over_cells, memory_numbers, met_line, targets
 
 CAPACITY_COLUMNS = ["cell", "depth", "budget", "params", "width", "b", "best_mi_bits", "bits_per_param",
@@ -172,8 +175,36 @@ def _md_table(df: pd.DataFrame, floats: Mapping[str, int] | None = None) -> str:
     return markdown.table(cols, ([show(c, v) for c, v in zip(cols, r)] for r in df.itertuples(index=False)))
 
 
+def claim_scales(config: Mapping[str, Any]) -> dict[str, str]:
+    """The scale each claim ran at in a preset: the experiments its role reads, each with its
+    `description` (the preset says there why that scale can show the effect) or, lacking one,
+    its budgets and depths. A claim whose role the preset leaves out: "not run"."""
+    roles, exps = config.get("roles") or {}, config.get("experiments") or {}
+    out = {}
+    for cid, role in ROLES.items():
+        names = roles.get(role) or []
+        names = [names] if isinstance(names, str) else list(names)
+        parts = []
+        for name in names:
+            e = exps.get(name) or {}
+            what = e.get("description") or f"budgets {e.get('budgets')}, depths {e.get('depths')}"
+            parts.append(f"`{name}`: {' '.join(str(what).split())}")
+        out[cid] = "; ".join(parts) if parts else "not run"
+    return out
+
+
+def claims_table(scorecard_csv: str | Path, config: Mapping[str, Any]) -> str:
+    """The record's claims: counts, then each claim's verdict, our number and the scale it ran at."""
+    sc = pd.read_csv(scorecard_csv, dtype=str, keep_default_na=False)
+    scales = claim_scales(config)
+    rows = [[r.id, r.claim, r.paper, r.measured, f"**{r.verdict}**", scales.get(r.id, "")]
+            for r in sc.itertuples(index=False)]
+    return "\n".join([counts_line(sc["verdict"]), "", markdown.table(("#", "Claim", "Paper", "Ours", "Verdict", "Scale here"), rows)])
+
+
 def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: pd.DataFrame,
-           tgt: pd.DataFrame, jobs: pd.DataFrame, trial_rows: Mapping[str, int] | None = None) -> str:
+           tgt: pd.DataFrame, jobs: pd.DataFrame, trial_rows: Mapping[str, int] | None = None,
+           claims_md: str | None = None) -> str:
     """The folder's README: how it was made, then the numbers."""
     wall = run.get("wall_s")
     wall_txt = f"{wall / 60:.1f} min ({wall:.0f} s)" if wall is not None else "not recorded"
@@ -191,6 +222,11 @@ def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: 
         f"{m['os']}, Python {m['python']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
         "",
+    ]
+    if claims_md:
+        parts += ["## The paper's claims at this scale", "", claims_md, "",
+                  "Tolerances: `scorecard.md`; the preset's reasons for each scale: `config.yaml`.", ""]
+    parts += [
         f"## Targets ({met_line(tgt)} met)",
         "",
         _md_table(tgt),
@@ -251,8 +287,11 @@ def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: st
     run = {"preset": preset, "command": command, "wall_s": wall_s, "started": started,
            "commit": git_commit(), "machine": machine(), "versions": versions()}
     io.write_json(out / "run.json", run)
+    claims_md = None
+    if (out / "scorecard.csv").exists() and config:
+        claims_md = claims_table(out / "scorecard.csv", read_yaml(config) or {})
     with io.atomic_path(out / "README.md") as tmp:
-        tmp.write_text(readme(preset, run, cap, mem, tgt, jobs, trial_rows))
+        tmp.write_text(readme(preset, run, cap, mem, tgt, jobs, trial_rows, claims_md))
     return tgt
 
 
@@ -293,4 +332,9 @@ def summary_markdown(folder: str | Path) -> str:
         lines += [f"Memory task (n_in = {int(mem['n_in'].iloc[0])}): " + "; ".join(parts) + ".", ""]
     if len(tgt):
         lines.append(f"Workstation targets met: {met_line(tgt)} (`targets.csv`).")
+    if (folder / "scorecard.csv").exists():
+        sc = pd.read_csv(folder / "scorecard.csv", dtype=str, keep_default_na=False)
+        lines += ["", "The paper's claims in this record: " + counts_line(sc["verdict"]), "",
+                  markdown.table(("#", "Claim", "Ours", "Verdict"),
+                                 ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in sc.itertuples(index=False)))]
     return "\n".join(lines) + "\n"

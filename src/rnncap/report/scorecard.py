@@ -7,7 +7,7 @@ import csv
 import json
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .. import io
 from . import markdown
@@ -16,11 +16,12 @@ from .claims import NOT_REPRODUCED, NOT_RUN, REPRODUCED, TIE, Claim, evaluate
 HEADER = ("#", "Claim", "Paper", "Ours", "Tolerance", "Verdict")
 
 
-def counts_line(claims: list[Claim]) -> str:
+def counts_line(verdicts: Iterable[str]) -> str:
     """"2 reproduced, 4 not reproduced, 11 not run at this scale (of 17 claims)."; ties only when there are any."""
-    n = {v: sum(c.verdict == v for c in claims) for v in (REPRODUCED, TIE, NOT_REPRODUCED, NOT_RUN)}
+    verdicts = list(verdicts)
+    n = {v: verdicts.count(v) for v in (REPRODUCED, TIE, NOT_REPRODUCED, NOT_RUN)}
     parts = [f"{k} {v}" for v, k in n.items() if k or v != TIE]
-    return ", ".join(parts) + f" (of {len(claims)} claims)."
+    return ", ".join(parts) + f" (of {len(verdicts)} claims)."
 
 
 def to_markdown(claims: list[Claim], preset: str) -> str:
@@ -31,7 +32,7 @@ def to_markdown(claims: list[Claim], preset: str) -> str:
     else:
         lines += ["Preset `paper`: the paper's grid.", ""]
     rows = [[c.id, c.claim, c.paper, c.measured, c.tolerance, f"**{c.verdict}**"] for c in claims]
-    lines += [counts_line(claims), "", markdown.table(HEADER, rows), "",
+    lines += [counts_line(c.verdict for c in claims), "", markdown.table(HEADER, rows), "",
               "Tolerances and metrics are defined in `src/rnncap/report/claims.py`; "
               "measured values come from `numbers.json` of `rnncap fit`."]
     return "\n".join(lines) + "\n"
