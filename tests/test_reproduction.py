@@ -71,8 +71,10 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch):
     figs, tabs = tmp_path / "figs", tmp_path / "tabs"
     figs.mkdir()
     tabs.mkdir()
-    (figs / "fig1.png").write_bytes(b"\x89PNG")
-    (tabs / "capacity_summary.md").write_text("| a |\n")
+    for f in ("fig1", "fig5"):
+        (figs / f"{f}.png").write_bytes(b"\x89PNG")
+    for t in ("capacity_summary.md", "table1_random_hp.md"):
+        (tabs / t).write_text("| a |\n")
     sc = tmp_path / "scorecard.md"
     scorecard.write({}, "repro", sc)  # every claim "not run"; scorecard.csv beside it
     cfg = tmp_path / "repro.yaml"
@@ -102,13 +104,18 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch):
     assert re.search(r"\| C1 \|.*\| `cap`: small, trained to saturation \|", text)
     assert re.search(r"\| C7 \|.*\| `mem`: budgets \[300\], depths \[1\] \|", text)
     assert re.search(r"\| C10 \|.*\| not run \|", text)
-    for f in ("figures/fig1.png", "capacity_summary.md", "scorecard.md", "config.yaml", "targets.csv",
+    for f in ("figures/fig1.png", "figures/fig5.png", "capacity_summary.md", "table1_random_hp.md", "scorecard.md", "config.yaml", "targets.csv",
               "numbers.json"):
         assert (out / f).exists(), f
 
 
 def test_summary_reads_the_committed_record():
-    """The committed record (written before the targets became claims) still reads back."""
-    text = R.summary_markdown(ROOT / "paper" / "reproductions" / "repro")
-    assert "| RNN | 3.61 | 3.30 | 1938 |" in text and "(paper: ≈5)" in text
-    assert "Workstation targets met: 11 of 14 (`targets.csv`)." in text
+    """The committed record reads back: capacity per cell and depth, the targets and every claim's verdict."""
+    folder = ROOT / "paper" / "reproductions" / "repro"
+    text = R.summary_markdown(folder)
+    assert "| RNN | 1.42 | 0.82 | 1938 |" in text and "(paper: ≈5)" in text
+    assert "Workstation targets met: 1 of 14 (`targets.csv`)." in text
+    sc = pd.read_csv(folder / "scorecard.csv")
+    assert "The paper's claims in this record: 6 reproduced, 1 tie within 10%" in text and len(sc) == 17
+    for r in sc.itertuples():
+        assert re.search(rf"\| {r.id} \| [^\n]* \| \*\*{re.escape(r.verdict)}\*\* \|", text), r.id
