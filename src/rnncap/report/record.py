@@ -52,9 +52,6 @@ TIMING_COLUMNS = ("wall_s",)  # per trial: differs between reruns of equal numbe
 
 PACKAGES = ("torch", "numpy", "pandas", "pyarrow", "scipy", "optuna", "snakemake",
             "snakemake-executor-plugin-slurm", "matplotlib", "seaborn", "papermill", "rnncap")
-RECORD_FIGURES = ("fig1", "fig2", "figA1")  # the figures of the capacity and memory roles, a record's roles
-if not set(RECORD_FIGURES) <= set(FIGURES):
-    raise ImportError(f"RECORD_FIGURES {RECORD_FIGURES} not all in rnncap.figures.FIGURES {FIGURES}")
 
 
 def capacity_table(best: pd.DataFrame) -> pd.DataFrame:
@@ -276,12 +273,11 @@ def write(out_dir: str | Path, fits: str | Path, figures: str | Path, tables: st
         if p.exists():
             shutil.copyfile(p, out / p.name)
     (out / "figures").mkdir(exist_ok=True)
-    for f in RECORD_FIGURES:
+    for f in FIGURES:  # every figure and Markdown table the run drew (a role left out draws "not run")
         if (Path(figures) / f"{f}.png").exists():
             shutil.copyfile(Path(figures) / f"{f}.png", out / "figures" / f"{f}.png")
-    for t in ("capacity_summary.md", "fig1i_ratio.md"):
-        if (Path(tables) / t).exists():
-            shutil.copyfile(Path(tables) / t, out / t)
+    for t in sorted(Path(tables).glob("*.md")):
+        shutil.copyfile(t, out / t.name)
     if config:
         shutil.copyfile(config, out / "config.yaml")
     run = {"preset": preset, "command": command, "wall_s": wall_s, "started": started,
