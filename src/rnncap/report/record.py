@@ -38,7 +38,7 @@ from ..plan.config import read_yaml
 from ..analysis.common import cell_sort_key, label, sort_cells
 from ..figures import FIGURES
 from . import markdown
-from .claims import ROLES
+from .claims import NOT_RUN, ROLES
 from .scorecard import counts_line
 from .targets import largest_budget, mean_over_cells, memory_numbers, met_line, targets
 
@@ -330,7 +330,10 @@ def summary_markdown(folder: str | Path) -> str:
         lines.append(f"Workstation targets met: {met_line(tgt)} (`targets.csv`).")
     if (folder / "scorecard.csv").exists():
         sc = pd.read_csv(folder / "scorecard.csv", dtype=str, keep_default_na=False)
+        ran = sc[sc["verdict"] != NOT_RUN]
         lines += ["", "The paper's claims in this record: " + counts_line(sc["verdict"]), "",
                   markdown.table(("#", "Claim", "Ours", "Verdict"),
-                                 ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in sc.itertuples(index=False)))]
+                                 ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in ran.itertuples(index=False)))]
+        if len(ran) < len(sc):
+            lines += ["", "Not run at this scale: " + ", ".join(sc.loc[sc["verdict"] == NOT_RUN, "id"]) + "."]
     return "\n".join(lines) + "\n"
