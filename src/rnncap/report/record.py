@@ -34,9 +34,9 @@ import pandas as pd
 
 from .. import io
 from .. import paper_values as P
-from ..plan.config import read_yaml
 from ..analysis.common import cell_sort_key, label, sort_cells
 from ..figures import FIGURES
+from ..plan.config import read_yaml
 from . import markdown
 from .claims import NOT_RUN, ROLES
 from .scorecard import counts_line
@@ -196,7 +196,8 @@ def claims_table(scorecard_csv: str | Path, config: Mapping[str, Any]) -> str:
     scales = claim_scales(config)
     rows = [[r.id, r.claim, r.paper, r.measured, f"**{r.verdict}**", scales.get(r.id, "")]
             for r in sc.itertuples(index=False)]
-    return "\n".join([counts_line(sc["verdict"]), "", markdown.table(("#", "Claim", "Paper", "Ours", "Verdict", "Scale here"), rows)])
+    table = markdown.table(("#", "Claim", "Paper", "Ours", "Verdict", "Scale here"), rows)
+    return "\n".join([counts_line(sc["verdict"]), "", table])
 
 
 def readme(preset: str, run: Mapping[str, Any], capacity: pd.DataFrame, memory: pd.DataFrame,
@@ -331,9 +332,9 @@ def summary_markdown(folder: str | Path) -> str:
     if (folder / "scorecard.csv").exists():
         sc = pd.read_csv(folder / "scorecard.csv", dtype=str, keep_default_na=False)
         ran = sc[sc["verdict"] != NOT_RUN]
+        rows = ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in ran.itertuples(index=False))
         lines += ["", "The paper's claims in this record: " + counts_line(sc["verdict"]), "",
-                  markdown.table(("#", "Claim", "Ours", "Verdict"),
-                                 ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in ran.itertuples(index=False)))]
+                  markdown.table(("#", "Claim", "Ours", "Verdict"), rows)]
         if len(ran) < len(sc):
             lines += ["", "Not run at this scale: " + ", ".join(sc.loc[sc["verdict"] == NOT_RUN, "id"]) + "."]
     return "\n".join(lines) + "\n"
