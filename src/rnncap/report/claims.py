@@ -163,11 +163,9 @@ def discordant_pairs(measured: list[str], reference: tuple[str, ...]) -> int:
 
 # ---------------------------------------------------------------- claims
 
-def gap(x: float, paper: float, unit: str = "") -> str:
+def gap(x: float, paper: float, digits: int = 2, unit: str = "") -> str:
     """Our number's distance from the paper's, signed, e.g. "gap −2.47" or "gap +12 points"."""
-    d = x - paper
-    num = f"{d:+.0f}" if unit else f"{d:+.2f}"
-    return f"gap {num.replace('-', '−')}{unit}"
+    return f"gap {x - paper:+.{digits}f}".replace("-", "−") + unit
 
 
 def c_range(n):
@@ -302,7 +300,7 @@ def c_irnn_random(n):
     x = _get(n, "random_hp", "irnn_pct_infeasible")
     if not _avail(n, "random_hp") or x is None:
         return Claim("C15", text, paper, "n/a", tol, NOT_RUN)
-    return Claim("C15", text, paper, f"{x:.0f}% ({gap(x, P.IRNN_RANDOM_INFEASIBLE, ' points')})", tol,
+    return Claim("C15", text, paper, f"{x:.0f}% ({gap(x, P.IRNN_RANDOM_INFEASIBLE, 0, ' points')})", tol,
                  verdict(abs(x - P.IRNN_RANDOM_INFEASIBLE) <= TOL_IRNN_INFEASIBLE), x)
 
 

@@ -190,9 +190,14 @@ def claim_scales(config: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _scorecard(path: str | Path) -> pd.DataFrame:
+    """A scorecard.csv as written (every field text, "n/a" kept as text)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def claims_table(scorecard_csv: str | Path, config: Mapping[str, Any]) -> str:
     """The record's claims: counts, then each claim's verdict, our number and the scale it ran at."""
-    sc = pd.read_csv(scorecard_csv, dtype=str, keep_default_na=False)
+    sc = _scorecard(scorecard_csv)
     scales = claim_scales(config)
     rows = [[r.id, r.claim, r.paper, r.measured, f"**{r.verdict}**", scales.get(r.id, "")]
             for r in sc.itertuples(index=False)]
@@ -330,7 +335,7 @@ def summary_markdown(folder: str | Path) -> str:
     if len(tgt):
         lines.append(f"Workstation targets met: {met_line(tgt)} (`targets.csv`).")
     if (folder / "scorecard.csv").exists():
-        sc = pd.read_csv(folder / "scorecard.csv", dtype=str, keep_default_na=False)
+        sc = _scorecard(folder / "scorecard.csv")
         ran = sc[sc["verdict"] != NOT_RUN]
         rows = ([r.id, r.claim, r.measured, f"**{r.verdict}**"] for r in ran.itertuples(index=False))
         lines += ["", "The paper's claims in this record: " + counts_line(sc["verdict"]), "",
