@@ -229,3 +229,63 @@ def test_ensemble_lstm_whole_layer_equals_its_steps(monkeypatch):
         results.append((out, model.flat.grad))
     torch.testing.assert_close(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1])
+
+
+def _counting_native(monkeypatch):
+    """Swap the LSTM spec's native op for one that counts its calls."""
+    import dataclasses
+
+    from rnncap.model import cells
+
+    calls = []
+    s = cells.SPECS["lstm"]
+
+    def native(*a):
+        calls.append(a[0].shape)
+        return s.native(*a)
+
+    monkeypatch.setitem(cells.SPECS, "lstm", dataclasses.replace(s, native=native))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_ensemble_lstm_native_op_equals_its_steps(monkeypatch, dtype):
+    """From width 16 on, an all-tanh LSTM on CPU runs PyTorch's own fused op (oneDNN in fp32), one
+    member at a time: readouts and every parameter's gradient equal the step-by-step path."""
+    from rnncap.model.ensemble import Ensemble
+
+    torch.set_default_dtype(dtype)
+    calls = _counting_native(monkeypatch)
+    arch = Arch("lstm", 16, 2, 3, 2)
+    hps = random_hps("lstm", 3, seed=4)
+    for hp in hps:
+        hp["nonlinearity"] = "tanh"
+    x = torch.randn(3, 7, 5, 3)
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(Ensemble, "_fused", lambda self, x, f=fused: f)
+        model = build(arch, hps, [4, 5, 6])
+        out = model(x, [2, 6])
+        (out ** 2).sum().backward()
+        results.append((out, model.flat.grad))
+    assert calls == [(3, 7, 5, 3), (3, 7, 5, 16)]  # both layers, the fused run only
+    tol = {} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    torch.testing.assert_close(results[0][0], results[1][0], **tol)
+    torch.testing.assert_close(results[0][1], results[1][1], **tol)
+
+
+@pytest.mark.parametrize("case", ["native", "narrow", "relu member", "index input"])
+def test_lstm_native_op_only_where_it_applies(monkeypatch, case):
+    """The fused op has tanh as s(.) and projects dense inputs itself: a ReLU member, index inputs
+    (summed one-hot) or a layer narrower than `native_min_width` keep the engine's own kernel."""
+    calls = _counting_native(monkeypatch)
+    width = 8 if case == "narrow" else 16
+    hps = random_hps("lstm", 2, seed=5)
+    for hp in hps:
+        hp["nonlinearity"] = "tanh"
+    if case == "relu member":
+        hps[1]["nonlinearity"] = "relu"
+    model = build(Arch("lstm", width, 1, 6, 2, "index" if case == "index input" else "dense"), hps, [1, 2])
+    x = torch.randint(0, 6, (2, 4, 3, 2)) if case == "index input" else torch.randn(2, 4, 3, 6)
+    model(x, [3]).sum().backward()
+    assert len(calls) == (case == "native")

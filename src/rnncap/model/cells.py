@@ -218,6 +218,22 @@ def lstm_layer(xp: Tensor, W_h: Tensor, h0: Tensor, c0: Tensor, relu: Tensor, mo
     return lstm_sequence(xp, W_h, h0, c0, relu, mode)[0]
 
 
+def lstm_native(x: Tensor, W_x: Tensor, b: Tensor, W_h: Tensor, h0: Tensor, c0: Tensor) -> Tensor:
+    """All T steps of an LSTM layer through PyTorch's own fused LSTM op, one member at a time:
+    x (E, T, B, n_x) -> hs (E, T, B, n), with tanh as s(.). On CPU that op is oneDNN's RNN
+    primitive (one pass over the gates per step, forward and backward), which beats the
+    engine's kernel on wide layers (docs/performance.md). Its gate order i, f, g, o is ours;
+    its second bias is held at zero, since the engine has one bias per layer."""
+    B, n = x.shape[2], W_h.shape[1]
+    zero = b.new_zeros(4 * n)
+    # unbind, not x[e]: its backward is one stack, where E selects would each write a zero (E, ...) gradient
+    outs = [torch.lstm(x_e, (h0_e.expand(B, n)[None].contiguous(), c0_e.expand(B, n)[None].contiguous()),
+                       [W_x_e.t(), W_h_e.t(), b_e.reshape(-1), zero], True, 1, 0.0, torch.is_grad_enabled(),
+                       False, False)[0]
+            for x_e, W_x_e, b_e, W_h_e, h0_e, c0_e in zip(*(t.unbind(0) for t in (x, W_x, b, W_h, h0, c0)))]
+    return torch.stack(outs)
+
+
 def step_plus(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin, x: Tensor):
     """+RNN also needs the layer input x_t itself, for its depth gate."""
     (h,) = state
@@ -255,6 +271,11 @@ class CellSpec:
     # optional: all T steps of a layer at once, layer(xp, W_h, *initial states, relu, s mode) -> outputs
     # (E, T, B, n), the same equations as `step`; the eager CPU path (Ensemble.forward says when)
     layer: Callable | None = None
+    # optional: PyTorch's own fused op for the layer, native(x, W_x, b, W_h, *initial states) ->
+    # (E, T, B, n), s(.) = tanh, dense inputs; the eager CPU path from width `native_min_width` on,
+    # where it beats `layer` (measured: docs/performance.md)
+    native: Callable | None = None
+    native_min_width: int = 0
 
     @property
     def G(self) -> int:
@@ -273,7 +294,7 @@ SPECS: dict[str, CellSpec] = {
     "ugrnn": CellSpec("ugrnn", "UGRNN", step_ugrnn, ("c", "g"), gates=(("g", "b_fg"),)),
     "gru": CellSpec("gru", "GRU", step_gru, ("r", "u", "c"), gates=(("u", "b_fg"),)),
     "lstm": CellSpec("lstm", "LSTM", step_lstm, ("i", "f", "c", "o"), gates=(("f", "b_fg"),), state_vectors=2,
-                     layer=lstm_layer),
+                     layer=lstm_layer, native=lstm_native, native_min_width=16),
     # +RNN: y (ReLU) and hh (tanh) fixed by the paper, depth gate gy, time gate gh; its depth gate
     # mixes layers of equal width, so the paper never runs it at depth 1
     "plus": CellSpec("plus", "+RNN", step_plus, ("y", "hh", "gy", "gh"), gates=(("gy", "b_fg_y"), ("gh", "b_fg_h")),

@@ -117,6 +117,12 @@ class Ensemble(nn.Module):
         f = self.flat if flat is None else flat
         return f[:, off : off + int(torch.Size(shape).numel())].view(f.shape[0], *shape)
 
+    def views(self) -> dict[str, Tensor]:
+        """Every parameter's view for all members (as `p`), from one split of `flat`: its backward
+        is one concatenation, where a slice per parameter would each write a zero (E, P) gradient."""
+        parts = self.flat.split([int(torch.Size(s).numel()) for _, s in self.layout.values()], dim=1)
+        return {name: part.view(self.E, *shape) for (name, (_, shape)), part in zip(self.layout.items(), parts)}
+
     # -- forward -----------------------------------------------------------------
     def _project(self, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
         """x W + b for all steps at once (hoisted out of the time loop)."""
@@ -136,6 +142,13 @@ class Ensemble(nn.Module):
         there only (docs/performance.md); torch.compile fuses the per-step path itself."""
         return self.spec.layer is not None and x.device.type == "cpu" and not torch.compiler.is_compiling()
 
+    def _native(self, x: Tensor) -> bool:
+        """Whether PyTorch's own fused op runs the layer (CellSpec.native): where `_fused` would,
+        on dense inputs, every member's s(.) tanh and the layer at least `native_min_width` wide."""
+        s = self.spec
+        return (s.native is not None and self._fused(x) and x.is_floating_point() and self._s_mode == "tanh"
+                and self.arch.width >= s.native_min_width)
+
     def forward(self, x: Tensor, readout_steps: tuple[int, ...] | list[int]) -> Tensor:
         """x: (E, T, B, n_in) float or (E, T, B, K) long -> (E, len(readout_steps), B, n_out).
 
@@ -143,25 +156,28 @@ class Ensemble(nn.Module):
         """
         arch, E = self.arch, self.E
         B = x.shape[2]
+        p = self.views()
         if self.spec.input_projection:
-            x = self._project(x, self.p("proj.W"), self.p("proj.b"))
+            x = self._project(x, p["proj.W"], p["proj.b"])
         step = self.spec.step
         s_fn = self._nonlin
         want = set(readout_steps)
         top = arch.depth - 1
         for l in range(arch.depth):
-            xp = self._project(x, self.p(f"{l}.Wx"), self.p(f"{l}.b") + self.gate_offset[l])
-            W_h = self.p(f"{l}.Wh")
-            state = [self.p(f"{l}.h0").expand(E, B, arch.width)]
+            W_x, b, W_h = p[f"{l}.Wx"], p[f"{l}.b"] + self.gate_offset[l], p[f"{l}.Wh"]
+            state = [p[f"{l}.h0"].expand(E, B, arch.width)]
             if self.spec.state_vectors == 2:
-                state.append(self.p(f"{l}.c0").expand(E, B, arch.width))
+                state.append(p[f"{l}.c0"].expand(E, B, arch.width))
             state = tuple(state)
-            if self._fused(x):
-                x = self.spec.layer(xp, W_h, *state, self.relu, self._s_mode)  # (E, T, B, n)
+            native, fused = self._native(x), self._fused(x)
+            if native or fused:
+                x = (self.spec.native(x, W_x, b, W_h, *state) if native else
+                     self.spec.layer(self._project(x, W_x, b), W_h, *state, self.relu, self._s_mode))  # (E, T, B, n)
                 keep = [t for t in range(x.shape[1]) if t in want]
                 if l == top and len(keep) < x.shape[1]:
                     x = x[:, keep]
                 continue
+            xp = self._project(x, W_x, b)
             xs = x.unbind(1) if self.spec.input_projection else None
             outs = []
             for t, xp_t in enumerate(xp.unbind(1)):
@@ -173,5 +189,5 @@ class Ensemble(nn.Module):
                     outs.append(y)
             x = torch.stack(outs, 1)  # (E, T or R, B, n)
         R = x.shape[1]
-        y = torch.baddbmm(self.p("out.b"), x.reshape(E, R * B, arch.width), self.p("out.W"))
+        y = torch.baddbmm(p["out.b"], x.reshape(E, R * B, arch.width), p["out.W"])
         return y.view(E, R, B, arch.n_out)
