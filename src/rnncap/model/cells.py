@@ -14,8 +14,9 @@ Block order inside the G*n columns is fixed per cell (``CellSpec.blocks``) and
 is what the per-block HP scales (docs/choices.md #10) refer to.
 
 A cell may also have a whole-layer kernel (``CellSpec.layer``: the LSTM's, all T steps
-as one autograd node backpropagated by hand), the same equations as its step; the
-ensemble runs it on CPU in eager mode (``Ensemble._fused``).
+as one autograd node backpropagated by hand) and a PyTorch op for the same layer
+(``CellSpec.native``: ``torch.lstm``, per member), the same equations as its step; the
+ensemble runs them on CPU in eager mode (``Ensemble._fused``, ``Ensemble._native``).
 """
 
 from __future__ import annotations
