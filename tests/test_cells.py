@@ -214,12 +214,20 @@ def test_lstm_layer_is_the_lstm_equations_in_value_and_gradient(mode):
 def test_ensemble_lstm_whole_layer_equals_its_steps(monkeypatch):
     """The ensemble's LSTM through cells.lstm_layer (CPU, eager) == through step_lstm one step at a
     time (the path torch.compile and cuda take): readouts and every parameter's gradient."""
-    from rnncap.model.ensemble import Ensemble
-
     arch = Arch("lstm", 4, 2, 3, 2)
     hps = random_hps("lstm", 3, seed=3)
     hps[0]["nonlinearity"], hps[1]["nonlinearity"] = "relu", "tanh"
-    x = torch.randn(3, 7, 5, 3)
+    results = fused_and_steps(monkeypatch, arch, hps)
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
+
+
+def fused_and_steps(monkeypatch, arch, hps):
+    """(readouts, flat gradient) of one 3-member ensemble on the CPU's whole-layer paths, then on
+    the step-by-step path (the one torch.compile and cuda take)."""
+    from rnncap.model.ensemble import Ensemble
+
+    x = torch.randn(3, 7, 5, arch.n_in)
     results = []
     for fused in (True, False):
         monkeypatch.setattr(Ensemble, "_fused", lambda self, x, f=fused: f)
@@ -227,8 +235,7 @@ def test_ensemble_lstm_whole_layer_equals_its_steps(monkeypatch):
         out = model(x, [2, 6])
         (out ** 2).sum().backward()
         results.append((out, model.flat.grad))
-    torch.testing.assert_close(results[0][0], results[1][0])
-    torch.testing.assert_close(results[0][1], results[1][1])
+    return results
 
 
 def _counting_native(monkeypatch):
@@ -252,22 +259,13 @@ def _counting_native(monkeypatch):
 def test_ensemble_lstm_native_op_equals_its_steps(monkeypatch, dtype):
     """From width 16 on, an all-tanh LSTM on CPU runs PyTorch's own fused op (oneDNN in fp32), one
     member at a time: readouts and every parameter's gradient equal the step-by-step path."""
-    from rnncap.model.ensemble import Ensemble
-
     torch.set_default_dtype(dtype)
     calls = _counting_native(monkeypatch)
     arch = Arch("lstm", 16, 2, 3, 2)
     hps = random_hps("lstm", 3, seed=4)
     for hp in hps:
         hp["nonlinearity"] = "tanh"
-    x = torch.randn(3, 7, 5, 3)
-    results = []
-    for fused in (True, False):
-        monkeypatch.setattr(Ensemble, "_fused", lambda self, x, f=fused: f)
-        model = build(arch, hps, [4, 5, 6])
-        out = model(x, [2, 6])
-        (out ** 2).sum().backward()
-        results.append((out, model.flat.grad))
+    results = fused_and_steps(monkeypatch, arch, hps)
     assert calls == [(3, 7, 5, 3), (3, 7, 5, 16)]  # both layers, the fused run only
     tol = {} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
     torch.testing.assert_close(results[0][0], results[1][0], **tol)
