@@ -102,9 +102,12 @@ def step_gru(xp: Tensor, state: tuple[Tensor, ...], W_h: Tensor, s: Nonlin):
     # Paper form (Cho et al.): the reset gate multiplies h *before* the matrix.
     (h,) = state
     n = h.shape[-1]
-    ru = torch.sigmoid(xp[..., : 2 * n] + _mm(h, W_h[..., : 2 * n]))
+    # split, not two slices: the backward is one concatenation, not a zero-filled gradient per slice
+    xp_ru, xp_c = xp.split((2 * n, n), dim=-1)
+    W_ru, W_c = W_h.split((2 * n, n), dim=-1)
+    ru = torch.sigmoid(xp_ru + _mm(h, W_ru))
     r, u = ru.chunk(2, dim=-1)
-    c = s(xp[..., 2 * n :] + _mm(r * h, W_h[..., 2 * n :]))
+    c = s(xp_c + _mm(r * h, W_c))
     h = u * h + (1 - u) * c
     return (h,), h
 
