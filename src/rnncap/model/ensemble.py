@@ -143,10 +143,10 @@ class Ensemble(nn.Module):
         return self.spec.layer is not None and x.device.type == "cpu" and not torch.compiler.is_compiling()
 
     def _native(self, x: Tensor) -> bool:
-        """Whether PyTorch's own fused op runs the layer (CellSpec.native): where `_fused` would,
+        """Whether PyTorch's own fused op may run the layer (CellSpec.native), where `_fused` holds:
         on dense inputs, every member's s(.) tanh and the layer at least `native_min_width` wide."""
         s = self.spec
-        return (s.native is not None and self._fused(x) and x.is_floating_point() and self._s_mode == "tanh"
+        return (s.native is not None and x.is_floating_point() and self._s_mode == "tanh"
                 and self.arch.width >= s.native_min_width)
 
     def forward(self, x: Tensor, readout_steps: tuple[int, ...] | list[int]) -> Tensor:
@@ -169,9 +169,8 @@ class Ensemble(nn.Module):
             if self.spec.state_vectors == 2:
                 state.append(p[f"{l}.c0"].expand(E, B, arch.width))
             state = tuple(state)
-            native, fused = self._native(x), self._fused(x)
-            if native or fused:
-                x = (self.spec.native(x, W_x, b, W_h, *state) if native else
+            if self._fused(x):
+                x = (self.spec.native(x, W_x, b, W_h, *state) if self._native(x) else
                      self.spec.layer(self._project(x, W_x, b), W_h, *state, self.relu, self._s_mode))  # (E, T, B, n)
                 keep = [t for t in range(x.shape[1]) if t in want]
                 if l == top and len(keep) < x.shape[1]:
