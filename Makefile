@@ -24,16 +24,14 @@ test: install
 bench: install
 	$(VENV)/bin/python benchmarks/throughput.py
 
-# A workstation reproduction (config/$(PRESET).yaml, <= 2 h on 2 cores; PRESET is repro or
-# repro-capacity), then its record in results/reproductions/$(PRESET)/ to compare with the
-# committed paper/reproductions/$(PRESET)/.
-PRESET ?= repro
+# The workstation reproduction (config/repro.yaml, <= 2 h on 2 cores), then its record in
+# results/reproductions/repro/ to compare with the committed paper/reproductions/repro/.
 repro: install
 	@started=$$(date -u +%FT%TZ); start=$$(date +%s); \
-	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/$(PRESET).yaml $(ARGS) && \
-	$(VENV)/bin/rnncap reproduction --preset $(PRESET) --config config/$(PRESET).yaml --started $$started \
-	  --command "snakemake --cores $(CORES) --configfile config/$(PRESET).yaml" \
-	  --wall-s $$(( $$(date +%s) - start )) --out results/reproductions/$(PRESET)
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/repro.yaml $(ARGS) && \
+	$(VENV)/bin/rnncap reproduction --preset repro --config config/repro.yaml --started $$started \
+	  --command "snakemake --cores $(CORES) --configfile config/repro.yaml" \
+	  --wall-s $$(( $$(date +%s) - start )) --out results/reproductions/repro
 
 # Figures from a committed record, no training (about a minute): the fits, figures, tables,
 # scorecard and paper document of RECORD's trial tables, into results/records/<preset>/.
