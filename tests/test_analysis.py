@@ -136,6 +136,20 @@ def test_unroll_groups_by_seq_len_with_default():
     assert us[capacity.DEFAULT_SEQ_LEN] == 5.0 and us[1] == 2.5
 
 
+def test_unroll_curve_compares_only_models_run_at_every_length():
+    """The capacity role's own length (T = 5) may hold more cells and sizes than the other
+    lengths; the curve reads only the (cell, depth, budget) runs trained at every length."""
+    t = cap_trials()
+    t2 = t.assign(opt_seq_len=1, valid_metric=t["valid_metric"] / 2, eval_metric=t["eval_metric"] / 2)
+    t2 = t2[t2["budget"] == t2["budget"].min()]  # T = 1 ran the smallest budget only
+    u = capacity.unroll(pd.concat([t, t2], ignore_index=True))
+    us = capacity.unroll_summary(u)
+    assert set(us["seq_len"]) == {1, capacity.DEFAULT_SEQ_LEN}
+    small = u[(u["budget"] == t["budget"].min()) & (u["seq_len"] == capacity.DEFAULT_SEQ_LEN)]
+    assert us.set_index("seq_len").loc[capacity.DEFAULT_SEQ_LEN, "bits_per_param"] == \
+        pytest.approx(small["bits_per_param"].median())
+
+
 # ---------------------------------------------------------------- memory
 
 def test_memory_reference_curve():

@@ -154,7 +154,14 @@ def unroll(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def unroll_summary(unroll_best: pd.DataFrame) -> pd.DataFrame:
-    """Per (cell, depth, seq_len): median bits/param over the largest budgets (as Fig. 1e)."""
+    """Per (cell, depth, seq_len): median bits/param over the largest budgets (as Fig. 1e), of the
+    (cell, depth, budget) runs trained at every unroll length: the capacity role's own length may
+    cover more cells, depths and sizes than the others, and a curve whose points average over
+    different models would show that mix, not the unrolling."""
+    if not unroll_best.empty:
+        keys = ["cell", "depth", "budget"]
+        at_all = unroll_best.groupby(keys)["seq_len"].transform("nunique") == unroll_best["seq_len"].nunique()
+        unroll_best = unroll_best[at_all]
     return summarize(unroll_best, ("cell", "depth", "seq_len"), columns=UNROLL_SUMMARY_COLUMNS)
 
 
