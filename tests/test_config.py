@@ -181,8 +181,8 @@ def test_committed_reproduction_ran_this_preset():
 
 
 def test_repro_cost_calibration_is_not_optimistic():
-    """The cost model plans the committed run at no less than it took in total (within 1.6x: the
-    committed run, on a quiet machine, is planned at 1.57x) and
+    """The cost model plans the committed run at no less than it took in total (within 1.7x: the
+    committed run, on a quiet machine, is planned at 1.65x) and
     no job below 0.4x its wall time: else the 2-hour bound above means nothing. Above, per job,
     the model is only roughly right: on the committed run it charges the gated cells 0.5-2x
     their wall time and the one-gate RNN / IRNN up to 5x where a depth-8 stack of a few units
@@ -196,7 +196,7 @@ def test_repro_cost_calibration_is_not_optimistic():
     m = sweep_table(c).merge(jobs, on=keys, validate="one_to_one")
     assert len(m) == len(jobs)
     est = m["est_core_hours"] * 3600
-    assert m["wall_s"].sum() <= est.sum() <= 1.6 * m["wall_s"].sum()
+    assert m["wall_s"].sum() <= est.sum() <= 1.7 * m["wall_s"].sum()
     assert ((est / m["wall_s"]).between(0.4, 6.0)).all()
 
 
