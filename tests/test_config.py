@@ -146,8 +146,9 @@ def test_default_preset_covers_every_figure_role():
 
 def test_repro_preset_runs_every_claim_by_search():
     """Issue 19: every claim's role but text8 runs, each search found by the pipeline (halving and warm
-    starts, no HP fixed but the optimizer and values of the paper's published HP set), trainability and random HPs at depths 1 and 8, memory
-    below, at and above n_in for every cell, capacity for every cell at depths 1-2; <= 2 h on 2 cores."""
+    starts, no HP fixed but the optimizer and values of the paper's published HP set), trainability
+    and random HPs at depths 1 and 8, memory below, at and above n_in for every cell, capacity for
+    every cell at depths 1-2; <= 2 h on 2 cores."""
     c = load_config(ROOT / "config" / "repro.yaml", base_dir=ROOT)
     t = sweep_table(c)
     roles = {r: ([v] if isinstance(v, str) else list(v)) for r, v in c["roles"].items()}
