@@ -145,7 +145,7 @@ def train_mem_mb(facts: TaskFacts, search: Mapping[str, Any], width: int, depth:
 
 def runtime_minutes(core_hours: float, threads: int, attempt: int) -> int:
     """A job's time limit: twice the modelled hours over its threads, at least 10 minutes,
-    doubled on each retry (a job killed at its limit is resubmitted with more)."""
+    times the attempt number (a job killed at its limit is resubmitted with more)."""
     hours = core_hours / max(1, int(threads))
     return int(max(10, 2 * 60 * hours + 5)) * attempt
 
