@@ -185,7 +185,7 @@ def test_repro_cost_calibration_is_not_optimistic():
     """The cost model plans the committed run at no less than it took in total (within 1.7x: the
     committed run, on a quiet machine, is planned at 1.65x) and
     no job below 0.4x its wall time: else the 2-hour bound above means nothing. Above, per job,
-    the model is only roughly right: on the committed run it charges the gated cells 0.5-2x
+    the model is only roughly right: on the committed run it charges the gated cells 0.8-2.4x
     their wall time and the one-gate RNN / IRNN up to 5x where a depth-8 stack of a few units
     per layer is bound by per-step overheads the model puts too high (an overestimate only
     lengthens a SLURM time limit)."""
